@@ -1,0 +1,1 @@
+"""The HTTP edge: parse, authorise, call one operation, shape the answer."""

@@ -1,0 +1,68 @@
+"""create_app(settings) -> falcon.App: middleware, error handlers and the route table in one list."""
+from __future__ import annotations
+
+import falcon
+import orjson
+from falcon import media
+
+from api import errors, metrics, openapi
+from api.auth import Authenticator, ReplayCache
+from api.jobs import JobCancelResource, JobResource, JobResultResource, JobsResource
+from api.middleware import DatabaseConnection, RequestContext
+from api.ops import Docs, Health, Metrics, OpenAPI, Ready
+from api.students import AdminProfileResource, DeleteStudentsResource, SelfProfileResource, Students
+from core import config, db
+from core import logging as jsonlog
+
+VERSION = "0.1.0"
+
+
+def route_table(settings: config.Settings) -> list[tuple[str, object, str | None]]:
+    """Every route the service serves: (template, resource, responder suffix)."""
+    docs = Docs()
+    return [
+        ("/students", Students(), None),
+        ("/students/profile", SelfProfileResource(), None),
+        ("/students/{id:uuid}/profile", AdminProfileResource(), None),
+        ("/students/delete", DeleteStudentsResource(), None),
+        ("/jobs", JobsResource(), None),
+        ("/jobs/{id:uuid}", JobResource(), None),
+        ("/jobs/{id:uuid}/result", JobResultResource(), None),
+        ("/jobs/{id:uuid}/cancel", JobCancelResource(), None),
+        ("/healthz", Health(), None),
+        ("/readyz", Ready(settings.redis_url), None),
+        ("/metrics", Metrics(settings.redis_url, settings.queue), None),
+        ("/docs", docs, None),
+        ("/docs/static/{name}", docs, "static"),
+    ]
+
+
+def create_app(settings: config.Settings | None = None, *, dispatcher=None) -> falcon.App:
+    """The WSGI app for `settings` (read from the environment when None); `dispatcher` publishes jobs."""
+    settings = settings or config.get()
+    jsonlog.setup(settings.log_level)
+    if db.db.obj is None:
+        db.init(settings.database_url, pool_size=settings.db_pool_size)
+    if dispatcher is None:
+        from tasks.broker import Dispatcher
+
+        dispatcher = Dispatcher(settings)
+    auth = Authenticator(settings, ReplayCache(settings.redis_url), on_failure=metrics.auth_failure)
+
+    middleware: list = [RequestContext(auth, dispatcher), DatabaseConnection()]
+    if settings.cors_origins:
+        middleware.insert(0, falcon.CORSMiddleware(allow_origins=list(settings.cors_origins),
+                                                   expose_headers=["Location", "X-Request-Id", "Retry-After"]))
+    app = falcon.App(middleware=middleware)
+    json = media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = json
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = json
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.register(app)
+
+    routes = route_table(settings)
+    for template, resource, suffix in routes:
+        app.add_route(template, resource, suffix=suffix) if suffix else app.add_route(template, resource)
+    app.add_route("/openapi.json", OpenAPI(openapi.build(routes + [("/openapi.json", OpenAPI({}), None)],
+                                                         title="Students service", version=VERSION)))
+    return app

@@ -1,0 +1,48 @@
+"""The list query grammar of SPEC §2: bracket parameters, whitelisted sorts, opaque cursors."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import falcon
+import orjson
+
+from core.errors import Invalid
+
+MAX_TAKE = 100
+
+
+def take(req: falcon.Request, default: int = 10) -> int:
+    raw = req.get_param("limit[take]")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TAKE:
+        raise Invalid("limit[take] must be an integer from 1 to 100.",
+                      errors=[{"field": "limit[take]", "message": "must be an integer from 1 to 100"}])
+    return int(raw)
+
+
+def encode_cursor(*values) -> str:
+    payload = [v.isoformat() if isinstance(v, dt.datetime) else str(v) for v in values]
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None, arity: int) -> list[str] | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
+            raise ValueError
+        return values
+    except ValueError:
+        raise Invalid("The cursor is not valid.", code="request.invalid-cursor",
+                      errors=[{"field": "cursor", "message": "not a cursor this service issued"}]) from None
+
+
+def one_of(req: falcon.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = req.get_param(name)
+    if raw is not None and raw not in allowed:
+        raise Invalid(f"{name} must be one of: {', '.join(allowed)}.",
+                      errors=[{"field": name, "message": f"must be one of {list(allowed)}"}])
+    return raw

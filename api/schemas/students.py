@@ -1,0 +1,110 @@
+"""Student request bodies and profile shapes."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from uuid import UUID
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr
+
+from api.schemas.common import Request
+
+
+def _empty_is_none(value):
+    return None if value == "" else value
+
+
+# An integer, null, or "" (which the original clients send for "none").
+OptionalExternalId = Annotated[StrictInt | None, BeforeValidator(_empty_is_none)]
+
+
+class CreateStudent(Request):
+    student_email: StrictStr = Field(max_length=320)
+    student_name: StrictStr = Field(max_length=255)
+    student_phone: StrictStr = Field(max_length=64)
+    external_id: OptionalExternalId = None
+    username: StrictStr | None = None
+
+
+class DeleteStudents(Request):
+    ids: list[UUID] = Field(min_length=1, max_length=10_000)
+
+
+class ActingAdmin(BaseModel):
+    id: str | int
+    email: str | None = None
+    role: str | None = None
+
+
+class SelfProfile(BaseModel):
+    """The student's own view: every column but the admin-only ones, plus who is acting for them."""
+
+    id: UUID
+    name: str
+    email: str
+    phone_number: str
+    username: str | None
+    external_id: int | None
+    created_at: dt.datetime
+    is_active: bool
+    has_books: bool
+    has_exams: bool
+    has_courses: bool
+    salty_bucks_balance: int
+    wallet_balance: int
+    activity_streak_2min: dt.datetime | None
+    activity_streak_30min: dt.datetime | None
+    flashcard_study_mode: Literal["front", "back", "random"]
+    support_tab_seen: bool
+    timezone: str | None
+    use_default_timezone: bool
+    video_bg_music_enabled: bool
+    cq_animations_enabled: bool
+    theme: Literal["light", "dark"]
+    is_onboarding_seen: bool
+    is_getting_started_completed: bool
+    login_count: int
+    logged_at: dt.datetime | None
+    is_frozen: bool
+    is_impersonated: bool
+    impersonated_by: ActingAdmin | None
+    is_preview: bool
+    preview_admin: ActingAdmin | None
+
+
+class AdminProfile(BaseModel):
+    """Every column of the student."""
+
+    id: UUID
+    name: str
+    email: str
+    phone_number: str
+    username: str | None
+    external_id: int | None
+    created_at: dt.datetime
+    is_active: bool
+    deleted_at: dt.datetime | None
+    has_books: bool
+    has_exams: bool
+    has_courses: bool
+    salty_bucks_balance: int
+    wallet_balance: int
+    activity_streak_2min: dt.datetime | None
+    activity_streak_30min: dt.datetime | None
+    flashcard_study_mode: Literal["front", "back", "random"]
+    support_tab_seen: bool
+    timezone: str | None
+    use_default_timezone: bool
+    video_bg_music_enabled: bool
+    cq_animations_enabled: bool
+    theme: Literal["light", "dark"]
+    is_onboarding_seen: bool
+    is_getting_started_completed: bool
+    login_count: int
+    logged_at: dt.datetime | None
+    is_frozen: bool
+    freeze_reason: str | None
+    frozen_at: dt.datetime | None
+    admin_note: str | None

@@ -1,0 +1,86 @@
+"""Salty Bucks ledger operations: every balance change writes exactly one insert-only entry in the same transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import peewee
+
+from core.db import db
+from core.errors import Conflict, NotFound
+from models.ledger.tables import SaltyBucksLog
+from models.students.tables import Student
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a ledger entry points at: (`student`, id), (`admin`, id), (`site_activity`, None), ..."""
+
+    type: str
+    id: str | None = None
+
+
+def _apply(student_id: UUID | str, delta: int, *, subtype: str, reference: Reference, key: str | None,
+           metadata: dict[str, Any] | None) -> SaltyBucksLog:
+    if delta == 0:
+        raise ValueError("a ledger entry moves a positive amount")
+    with db.atomic():
+        if key is not None:
+            existing = SaltyBucksLog.get_or_none(SaltyBucksLog.idempotency_key == key)
+            if existing is not None:
+                return existing
+        query = (Student.update(salty_bucks_balance=Student.salty_bucks_balance + delta)
+                 .where(Student.id == student_id))
+        if delta < 0:
+            query = query.where(Student.salty_bucks_balance >= -delta)
+        row = query.returning(Student.salty_bucks_balance).tuples().execute()
+        balance = next(iter(row), None)
+        if balance is None:
+            if delta < 0 and Student.select().where(Student.id == student_id).exists():
+                raise Conflict("The Salty Bucks balance is too low for this debit.",
+                               code="salty-bucks.insufficient-balance")
+            raise NotFound("Student not found.", code="students.not-found")
+        try:
+            with db.atomic():
+                return SaltyBucksLog.create(
+                    student=student_id, amount=abs(delta),
+                    operation_type="income" if delta > 0 else "outcome", operation_subtype=subtype,
+                    reference_id=reference.id, reference_type=reference.type, metadata=metadata,
+                    balance_after=balance[0], idempotency_key=key,
+                )
+        except peewee.IntegrityError:
+            if key is None:
+                raise
+            # A concurrent caller committed the same key first: leaving this block undoes our balance change.
+            raise _Replay(key) from None
+
+
+class _Replay(Exception):
+    """Raised inside the transaction so that it rolls back; caught outside it to return the first entry."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _with_replay(student_id, delta, **kwargs) -> SaltyBucksLog:
+    try:
+        return _apply(student_id, delta, **kwargs)
+    except _Replay as replay:
+        return SaltyBucksLog.get(SaltyBucksLog.idempotency_key == replay.key)
+
+
+def credit(student_id: UUID | str, amount: int, *, subtype: str, reference: Reference, key: str | None = None,
+           metadata: dict[str, Any] | None = None) -> SaltyBucksLog:
+    """Give a student `amount` SB (> 0); a repeated idempotency `key` returns the first entry and changes nothing."""
+    if amount <= 0:
+        raise ValueError("credit amount must be positive")
+    return _with_replay(student_id, amount, subtype=subtype, reference=reference, key=key, metadata=metadata)
+
+
+def debit(student_id: UUID | str, amount: int, *, subtype: str, reference: Reference, key: str | None = None,
+          metadata: dict[str, Any] | None = None) -> SaltyBucksLog:
+    """Take `amount` SB (> 0) from a student; never below zero (409 `salty-bucks.insufficient-balance`)."""
+    if amount <= 0:
+        raise ValueError("debit amount must be positive")
+    return _with_replay(student_id, -amount, subtype=subtype, reference=reference, key=key, metadata=metadata)

@@ -1,0 +1,127 @@
+"""Account operations: create, read, soft-delete. The rules of SPEC §5 live here and in the database."""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+from uuid import UUID
+
+import peewee
+from email_validator import EmailNotValidError, validate_email
+
+from core import db as dbmod
+from core.db import db
+from core.errors import Conflict, Invalid, NotFound
+from models import settings as app_settings
+from models.base import new_id, row_to_dict, select_sql, utcnow
+from models.ledger import ops as ledger
+from models.students.tables import ADMIN_COLUMNS, SELF_COLUMNS, Student
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,30}$")
+
+# Unique index -> (code, message) for the conflicts SPEC §6.1 names.
+_UNIQUE = {
+    "students_email_key": ("students.email.already-exists", "A student with this e-mail already exists."),
+    "students_username_key": ("students.username.already-exists", "This username is already taken."),
+    "students_external_id_key": ("students.external-id.already-exists",
+                                 "A student with this external id already exists."),
+}
+
+
+def normalize_email(value: str, field: str = "email") -> str:
+    """Trim, validate and lower-case an e-mail address (422 `students.invalid-email`)."""
+    candidate = value.strip()
+    try:
+        validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise Invalid("The e-mail address is not valid.", code="students.invalid-email",
+                      errors=[{"field": field, "message": str(exc)}]) from None
+    return candidate.lower()
+
+
+def check_username(value: str | None, field: str = "username") -> str | None:
+    """A username (3-30 of letters, digits, `_.-`), or None for "none" (null or empty)."""
+    if value is None or value == "":
+        return None
+    if not USERNAME_RE.match(value):
+        raise Invalid("A username is 3-30 characters of letters, digits, '_', '.' or '-'.",
+                      code="students.invalid-username",
+                      errors=[{"field": field, "message": "must match ^[A-Za-z0-9_.-]{3,30}$"}])
+    return value
+
+
+def conflict_from(exc: peewee.IntegrityError) -> Conflict:
+    """Translate a broken unique index on `students` into its 409; anything else is re-raised."""
+    name = dbmod.integrity_constraint(exc)
+    for index, (code, message) in _UNIQUE.items():
+        if index in name:
+            return Conflict(message, code=code)
+    raise exc
+
+
+def create_student(*, email: str, name: str, phone_number: str, username: str | None = None,
+                   external_id: int | None = None, student_id: UUID | None = None) -> dict:
+    """Create an account (SPEC §5) with its starting balance entry, in one transaction; returns the admin profile."""
+    email = normalize_email(email, "student_email")
+    username = check_username(username)
+    sid = student_id or new_id()
+    starting = app_settings.get_int("salty_bucks_starting_balance")
+    with db.atomic():
+        try:
+            with db.atomic():
+                Student.insert(id=sid, email=email, name=name.strip(), phone_number=phone_number.strip(),
+                               username=username, external_id=external_id, created_at=utcnow(),
+                               video_bg_music_enabled=False, login_count=0).execute()
+        except peewee.IntegrityError as exc:
+            raise conflict_from(exc) from None
+        if starting > 0:
+            ledger.credit(sid, starting, subtype="initial_value", reference=ledger.Reference("student", str(sid)))
+        return get_admin_profile(sid)
+
+
+_ADMIN_SELECT = select_sql(Student, ADMIN_COLUMNS) + " WHERE id = %s"
+
+
+def load(student_id: UUID | str) -> dict | None:
+    """Every column of one student (deleted ones too), or None: one primary-key query."""
+    row = dbmod.fetch_one(_ADMIN_SELECT, (str(student_id),))
+    return None if row is None else row_to_dict(Student, ADMIN_COLUMNS, row)
+
+
+def get_admin_profile(student_id: UUID | str) -> dict:
+    """The admin profile (every column) of a non-deleted student; 404 otherwise."""
+    row = load(student_id)
+    if row is None or row["deleted_at"] is not None:
+        raise NotFound("Student not found.", code="students.not-found")
+    return row
+
+
+def self_profile(row: dict, *, impersonated_by: dict | None, preview_admin: dict | None) -> dict:
+    """The student's own view of their row: no admin-only columns, plus who is acting for them."""
+    profile = {c: row[c] for c in SELF_COLUMNS}
+    profile["is_impersonated"] = impersonated_by is not None
+    profile["impersonated_by"] = impersonated_by
+    profile["is_preview"] = preview_admin is not None
+    profile["preview_admin"] = preview_admin
+    return profile
+
+
+def missing_or_deleted(ids: Sequence[UUID]) -> list[str]:
+    """The ids among `ids` that name no non-deleted student, in the order given."""
+    found: set[str] = set()
+    for chunk in _chunks([str(i) for i in ids], 5000):
+        found.update(str(r[0]) for r in Student.select(Student.id)
+                     .where(Student.id.in_(chunk), Student.deleted_at.is_null()).tuples())
+    return [str(i) for i in ids if str(i) not in found]
+
+
+def soft_delete_returning(ids: Iterable[UUID | str]) -> list[str]:
+    """Set `deleted_at` on the given non-deleted students (deleted ones are left alone); returns the ids changed."""
+    rows = (Student.update(deleted_at=utcnow())
+            .where(Student.id.in_([str(i) for i in ids]), Student.deleted_at.is_null())
+            .returning(Student.id).tuples().execute())
+    return [str(r[0]) for r in rows]
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

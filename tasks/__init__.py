@@ -1,0 +1,1 @@
+"""The worker edge: the Celery app and thin tasks that run jobs through the domain operations."""
