@@ -31,8 +31,8 @@ _HTTP_CODES = {
 
 
 def problem(resp: falcon.Response, *, status: int, title: str, detail: str, code: str, **extra) -> None:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
-    body.update(extra)
+    # The standard members win over any extra member of the same name.
+    body = {**extra, "type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
     resp.status = status
     resp.content_type = PROBLEM
     resp.data = orjson.dumps(body)

@@ -67,7 +67,7 @@ class JobResultResource:
         job = _visible(req, id)
         if job.status != "succeeded":
             raise Conflict("The job has not succeeded (yet).", code="jobs.not-finished",
-                           extra={"status": job.status})
+                           extra={"job_status": job.status})
         if job.expires_at is not None and job.expires_at <= dt.datetime.now(dt.timezone.utc):
             raise Gone("The job's result has expired.", code="jobs.result-expired")
         resp.media = job.result

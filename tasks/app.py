@@ -7,7 +7,7 @@ from core import config, db
 from core import logging as jsonlog
 from tasks.broker import make_celery
 
-TASK_MODULES = ["tasks.runner", "tasks.bulk"]
+TASK_MODULES = ["tasks.runner"]
 
 settings = config.get()
 (config.ROOT / "var").mkdir(exist_ok=True)

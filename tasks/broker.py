@@ -20,12 +20,18 @@ log = logging.getLogger(__name__)
 VISIBILITY_TIMEOUT = 6 * 3600
 
 
-def make_celery(settings: config.Settings, *, include: list[str] | None = None) -> Celery:
-    """A Celery app for `settings`; `include` names the task modules (none for a publisher-only app)."""
+def make_celery(settings: config.Settings, *, include: list[str] | None = None, publisher: bool = False) -> Celery:
+    """A Celery app for `settings`; `include` names the task modules.
+
+    A `publisher` app (the web process) tries the broker once instead of retrying for seconds: a request must not
+    wait on a broker outage, since the job row already holds the promise.
+    """
     app = Celery("students", include=include or [])
     transport_options: dict = {"visibility_timeout": VISIBILITY_TIMEOUT}
+    if publisher:
+        transport_options.update(max_retries=1, interval_start=0, interval_step=0.1, interval_max=0.2)
     if settings.redis_url:
-        transport_options.update(socket_timeout=30, socket_connect_timeout=5, retry_on_timeout=True)
+        transport_options.update(socket_timeout=30, socket_connect_timeout=2 if publisher else 5)
     else:
         folder = settings.broker_dir
         for sub in ("out", "processed", "control"):
@@ -65,7 +71,7 @@ class Dispatcher:
 
     def __init__(self, settings: config.Settings, celery=None):
         self.settings = settings
-        self.celery = celery if celery is not None else make_celery(settings)
+        self.celery = celery if celery is not None else make_celery(settings, publisher=True)
 
     def send(self, job_id: str) -> bool:
         try:

@@ -150,3 +150,7 @@ _dispatcher = Dispatcher(settings, celery=celery_app)
 def redispatch() -> int:
     """Beat, every 30 s: re-send jobs the broker lost (queued too long, or running with a stale heartbeat)."""
     return len(redispatch_stale(_dispatcher, queued_for=settings.job_redispatch_after))
+
+
+# The handler modules register themselves on import; importing them here makes `execute` complete on its own.
+from tasks import bulk  # noqa: E402,F401

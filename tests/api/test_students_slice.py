@@ -163,3 +163,19 @@ def test_delete_validation(client, tokens):
         assert resp.status_code == 422, (body, resp.text)
     too_many = {"ids": [str(uuid.uuid4()) for _ in range(10_001)]}
     assert client.simulate_patch("/students/delete", json=too_many, headers=headers).status_code == 422
+
+
+def test_concurrent_creates_with_the_same_email_give_one_account(client, tokens, conn):
+    """Uniqueness is the database's job: racing requests get one 201 and 409s, never two rows or a 500."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = tokens.master()
+
+    def attempt(i: int):
+        body = {"student_email": "race@example.com", "student_name": f"R{i}", "student_phone": "1"}
+        return client.simulate_post("/students", json=body, headers=tokens.bearer(token)).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(attempt, range(16)))
+    assert sorted(set(statuses)) == [201, 409] and statuses.count(201) == 1
+    assert Student.select().where(Student.email == "race@example.com").count() == 1

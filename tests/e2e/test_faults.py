@@ -1,0 +1,142 @@
+"""Faults with real parts: the broker down while jobs are submitted, a worker SIGKILLed mid-job."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import falcon.testing
+import pytest
+import redis
+
+from api.app import create_app
+from models.jobs.tables import Job
+from models.students.tables import Student
+from tasks.broker import Dispatcher, redispatch_stale
+from tests.conftest import start_worker, stop_worker, wait_for_job
+from tests.factories import make_student
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the test's own on a spare port, so that stopping it disturbs nothing else."""
+
+    def __init__(self, tmp_path):
+        self.port = _free_port()
+        self.dir = tmp_path
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if client.ping():
+                    client.close()
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _harness(settings, redis_url: str, **worker_env):
+    """Settings, an app and a dispatcher bound to `redis_url` and a queue of their own."""
+    queue = f"faults-{uuid.uuid4().hex[:8]}"
+    local = settings.with_(redis_url=redis_url, queue=queue)
+    dispatcher = Dispatcher(local)
+    client = falcon.testing.TestClient(create_app(local, dispatcher=dispatcher))
+    env = {"REDIS_URL": redis_url, "CELERY_QUEUE": queue, **{k: str(v) for k, v in worker_env.items()}}
+    return local, dispatcher, client, env
+
+
+def test_job_submitted_while_redis_is_down_completes_after_it_returns(settings, tokens, conn, own_redis):
+    local, dispatcher, client, env = _harness(settings, own_redis.url)
+    worker = start_worker(env)
+    try:
+        victims = [str(make_student()["id"]) for _ in range(3)]
+        own_redis.stop()
+        token = tokens.manager()
+        started = time.perf_counter()
+        resp = client.simulate_patch("/students/delete", json={"ids": victims}, headers=tokens.bearer(token))
+        assert resp.status_code == 202, resp.text
+        assert time.perf_counter() - started < 5, "a broker outage must not hold the request"
+        job_id = resp.json["id"]
+        time.sleep(1.5)
+        assert Job.get_by_id(job_id).status == "queued"
+
+        own_redis.start()
+        time.sleep(1.1)  # older than JOB_REDISPATCH_AFTER
+        assert job_id in redispatch_stale(dispatcher, queued_for=1)
+        done = wait_for_job(client, job_id, token, timeout=60)
+        assert done["status"] == "succeeded" and done["result"]["succeeded"] == 3
+        assert Student.select().where(Student.id.in_(victims), Student.deleted_at.is_null()).count() == 0
+    finally:
+        stop_worker(worker)
+        dispatcher.close()
+
+
+def test_worker_killed_mid_job_does_not_lose_it_or_apply_twice(settings, tokens, conn):
+    local, dispatcher, client, env = _harness(settings, settings.redis_url)
+    slow = start_worker({**env, "JOB_CHUNK_SIZE": "2", "JOB_CHUNK_PAUSE": "0.3"}, concurrency=1)
+    fresh = None
+    try:
+        victims = [str(make_student()["id"]) for _ in range(20)]
+        token = tokens.manager()
+        resp = client.simulate_patch("/students/delete", json={"ids": victims}, headers=tokens.bearer(token))
+        assert resp.status_code == 202
+        job_id = resp.json["id"]
+        deadline = time.time() + 30
+        while Job.get_by_id(job_id).progress_done < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        os.killpg(slow.pid, signal.SIGKILL)
+        slow.wait(10)
+        killed = Job.get_by_id(job_id)
+        assert killed.status == "running" and 4 <= killed.progress_done < 20
+        deleted_at_kill = Student.select().where(Student.deleted_at.is_null(False)).count()
+        assert deleted_at_kill == killed.progress_done, "effects and progress commit together"
+
+        fresh = start_worker(env)
+        time.sleep(local.job_heartbeat_timeout + 0.5)  # the killed worker's heartbeat goes stale
+        assert job_id in redispatch_stale(dispatcher, queued_for=60)
+        done = wait_for_job(client, job_id, token, timeout=60)
+        assert done["status"] == "succeeded"
+        # A chunk applied twice would show up as "already deleted" errors.
+        assert done["result"] == {"succeeded": 20, "failed": 0, "errors": []}
+        assert done["progress"]["done"] == 20
+        assert Job.get_by_id(job_id).attempts == 2
+        assert Student.select().where(Student.deleted_at.is_null(False)).count() == 20
+    finally:
+        stop_worker(slow, kill=True)
+        if fresh is not None:
+            stop_worker(fresh)
+        dispatcher.close()
