@@ -12,6 +12,20 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args, **kwargs) -> logging.LogRecord:
+    """Stamp each record with the ids bound when it is made (it may be formatted later, elsewhere)."""
+    record = _base_factory(*args, **kwargs)
+    if (rid := request_id.get()) is not None:
+        record.request_id = rid
+    if (jid := job_id.get()) is not None:
+        record.job_id = jid
+    return record
+
+
+logging.setLogRecordFactory(_record_factory)
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,10 +36,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if (rid := request_id.get()) is not None:
-            entry["request_id"] = rid
-        if (jid := job_id.get()) is not None:
-            entry["job_id"] = jid
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
