@@ -12,6 +12,7 @@ from pathlib import Path
 from core import config, db
 
 DEMO_STUDENTS = 5
+DEMO_EMAIL = "demo.student@example.com"
 
 
 def _init() -> config.Settings:
@@ -87,11 +88,11 @@ def _demo() -> tuple[str, str]:
     with db.connection():
         catalogue.load_file(catalogue.EXAMPLE)
         if not Student.select().where(Student.deleted_at.is_null()).exists():
-            students.create_student(email="demo.student@example.com", name="Demo Student",
+            students.create_student(email=DEMO_EMAIL, name="Demo Student",
                                     phone_number="+15550000000", username="demo")
             seed.seed_students(DEMO_STUDENTS - 1, workers=1)
         row = (Student.select(Student.id, Student.email).where(Student.deleted_at.is_null())
-               .order_by(Student.created_at).first())
+               .order_by(Student.email != DEMO_EMAIL, Student.created_at).first())
     return str(row.id), row.email
 
 
