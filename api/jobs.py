@@ -48,13 +48,13 @@ class JobsResource:
     @endpoint(guard="admin", summary="List jobs (own jobs; master admins: all)", response=JobList, tags=("jobs",))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         take = listing.take(req)
-        after = listing.decode_cursor(req.get_param("cursor"), 2)
+        after = listing.decode_cursor(req.get_param("cursor"), (dt.datetime.fromisoformat, UUID))
         principal = req.context.principal
         page = jobs.list_jobs(
             creator=None if principal.is_master else _creator(req),
             job_type=req.get_param("filter[type]"),
             status=listing.one_of(req, "filter[status]", STATUSES),
-            after=(dt.datetime.fromisoformat(after[0]), after[1]) if after else None,
+            after=(after[0], str(after[1])) if after else None,
             take=take + 1)
         next_cursor = listing.encode_cursor(page[take - 1].created_at, page[take - 1].id) if len(page) > take else None
         resp.media = {"data": [jobs.to_json(j) for j in page[:take]], "meta": {"take": take, "next_cursor": next_cursor}}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from typing import Any, Callable
 
 import falcon
 import orjson
@@ -16,7 +17,7 @@ def take(req: falcon.Request, default: int = 10) -> int:
     raw = req.get_param("limit[take]")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TAKE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TAKE:
         raise Invalid("limit[take] must be an integer from 1 to 100.",
                       errors=[{"field": "limit[take]", "message": "must be an integer from 1 to 100"}])
     return int(raw)
@@ -27,14 +28,15 @@ def encode_cursor(*values) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
-def decode_cursor(raw: str | None, arity: int) -> list[str] | None:
+def decode_cursor(raw: str | None, parsers: tuple[Callable[[str], Any], ...]) -> list[Any] | None:
+    """The keyset values of a cursor, each parsed by its parser; anything this service did not issue is a 422."""
     if raw is None or raw == "":
         return None
     try:
         values = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
+        if not isinstance(values, list) or len(values) != len(parsers) or not all(isinstance(v, str) for v in values):
             raise ValueError
-        return values
+        return [parse(v) for parse, v in zip(parsers, values)]
     except ValueError:
         raise Invalid("The cursor is not valid.", code="request.invalid-cursor",
                       errors=[{"field": "cursor", "message": "not a cursor this service issued"}]) from None
