@@ -88,9 +88,11 @@ CREATE TABLE salty_bucks_logs (
     reference_type text,
     metadata {json},
     balance_after integer NOT NULL CHECK (balance_after >= 0),
-    idempotency_key text CONSTRAINT salty_bucks_logs_idempotency_key_key UNIQUE,
+    idempotency_key text,
     created_at {ts} NOT NULL DEFAULT {now}
 );
+CREATE UNIQUE INDEX salty_bucks_logs_idempotency_key_key ON salty_bucks_logs (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 CREATE INDEX salty_bucks_logs_student_idx ON salty_bucks_logs (student_id, created_at DESC, id DESC);
 
 CREATE TABLE salty_bucks_daily_log (

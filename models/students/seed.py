@@ -1,15 +1,14 @@
 """Demo data: N realistic students with their ledgers, set-based so that a million rows take well under a minute."""
 from __future__ import annotations
 
-import random
 import secrets
-import uuid
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from core import db as dbmod
 from core.db import db
 from models import settings as app_settings
-from models.base import utcnow
+from models.base import new_id, utcnow
 
 FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Isabella", "Lucas", "Mia", "Mateo",
          "Amelia", "Levi", "Harper", "Ethan", "Zoë", "Aarav", "Chloé", "Mohammed", "Yuki", "Priya", "Sven", "Ana"]
@@ -22,11 +21,13 @@ WITH names AS (SELECT %s::text[] AS first, %s::text[] AS last),
 s AS (
     INSERT INTO students (id, name, email, phone_number, created_at, is_active, salty_bucks_balance,
                           logged_at, login_count, theme, flashcard_study_mode)
-    SELECT gen_random_uuid(),
+    -- UUIDv7-shaped ids (time-ordered, as models.base.new_id makes them): index inserts stay local.
+    SELECT (lpad(to_hex(%s::bigint + g), 12, '0') || '7' || substr(md5(%s || g), 1, 3) || '8'
+            || substr(md5(%s || g), 4, 15))::uuid,
            first[1 + (g * 7) %% array_length(first, 1)] || ' ' || last[1 + (g * 13) %% array_length(last, 1)],
            'student' || g || '.' || %s || '@example.com',
            '+1555' || lpad((g %% 10000000)::text, 7, '0'),
-           now() - make_interval(days => (g * 37) %% 720, secs => (g * 7919) %% 86400),
+           now() - make_interval(days => (g * 37) %% 720, secs => (g::bigint * 7919 %% 86400)::int),
            (g %% 50) <> 0,
            %s + %s * (g %% 4),
            CASE WHEN g %% 5 = 0 THEN NULL ELSE now() - make_interval(days => (g * 11) %% 200) END,
@@ -53,6 +54,7 @@ def seed_students(count: int, *, batch: int = 50_000, workers: int = 2) -> int:
     """
     starting = app_settings.get_int("salty_bucks_starting_balance")
     tag = secrets.token_hex(3)
+    base_ms = time.time_ns() // 1_000_000
     ranges = [(first, min(first + batch - 1, count)) for first in range(1, count + 1, batch)]
     if not dbmod.is_postgres():
         for first, last in ranges:
@@ -63,7 +65,7 @@ def seed_students(count: int, *, batch: int = 50_000, workers: int = 2) -> int:
     def run(bounds: tuple[int, int]) -> None:
         with dbmod.connection(), db.atomic():
             dbmod.execute("SET LOCAL synchronous_commit TO off")
-            dbmod.execute(_PG_BATCH, (FIRST, LAST, tag, starting, AWARD, bounds[0], bounds[1],
+            dbmod.execute(_PG_BATCH, (FIRST, LAST, base_ms, tag, tag, tag, starting, AWARD, bounds[0], bounds[1],
                                       starting, AWARD, starting, AWARD, starting, AWARD))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -73,11 +75,10 @@ def seed_students(count: int, *, batch: int = 50_000, workers: int = 2) -> int:
 
 def _sqlite_batch(first: int, last: int, tag: str, starting: int) -> None:
     """The portable fallback for the embedded default (small N)."""
-    rng = random.Random(first)
     now = utcnow()
     students, ledger = [], []
     for g in range(first, last + 1):
-        sid = str(uuid.uuid4())
+        sid = str(new_id())
         extra = g % 4
         name = f"{FIRST[(g * 7) % len(FIRST)]} {LAST[(g * 13) % len(LAST)]}"
         students.append((sid, name, f"student{g}.{tag}@example.com", f"+1555{g % 10_000_000:07d}",
@@ -87,7 +88,6 @@ def _sqlite_batch(first: int, last: int, tag: str, starting: int) -> None:
                            "initial_value" if i == 0 else "active_on_site_30min",
                            sid if i == 0 else None, "student" if i == 0 else "site_activity",
                            starting + AWARD * i, now.isoformat()))
-        rng.random()
     db.execute_sql("SELECT 1")
     cursor = db.cursor()
     cursor.executemany("INSERT INTO students (id, name, email, phone_number, created_at, is_active, "
