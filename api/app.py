@@ -10,7 +10,11 @@ from api.auth import Authenticator, ReplayCache
 from api.jobs import JobCancelResource, JobResource, JobResultResource, JobsResource
 from api.middleware import DatabaseConnection, RequestContext
 from api.ops import Docs, Health, Metrics, OpenAPI, Ready
-from api.students import AdminProfileResource, DeleteStudentsResource, SelfProfileResource, Students
+from api import preferences
+from api.accounts import (CreateAccount, EmailExistsResource, RefreshToken, ShopExternalId, SyncStudent,
+                          UpsertWithExternalId)
+from api.students import (AdminExternalId, AdminProfileResource, DeleteStudentsResource, SelfProfileResource,
+                          Students, UsernameResource)
 from core import config, db
 from core import logging as jsonlog
 
@@ -22,8 +26,17 @@ def route_table(settings: config.Settings) -> list[tuple[str, object, str | None
     docs = Docs()
     return [
         ("/students", Students(), None),
+        ("/students/sync-student", SyncStudent(), None),
+        ("/students/refresh-token", RefreshToken(), None),
+        ("/students/create-account", CreateAccount(), None),
+        ("/students/upsert-with-external-id", UpsertWithExternalId(), None),
+        ("/students/external-id", ShopExternalId(), None),
+        ("/students/{id:uuid}/external-id", AdminExternalId(), None),
+        ("/students/email-exists", EmailExistsResource(), None),
         ("/students/profile", SelfProfileResource(), None),
         ("/students/{id:uuid}/profile", AdminProfileResource(), None),
+        ("/students/username", UsernameResource(), None),
+        *preferences.routes(),
         ("/students/delete", DeleteStudentsResource(), None),
         ("/jobs", JobsResource(), None),
         ("/jobs/{id:uuid}", JobResource(), None),

@@ -8,7 +8,8 @@ import falcon
 from api.endpoint import endpoint
 from api.jobs import accept_job
 from api.schemas.jobs import Job
-from api.schemas.students import AdminProfile, CreateStudent, DeleteStudents, SelfProfile
+from api.schemas.students import (AdminProfile, CreateStudent, DeleteStudents, ExternalId, ProfileChanges,
+                                  SelfProfile, Username)
 from core.errors import NotFound
 from models.students import ops as students
 from models.jobs.types import STUDENTS_DELETE
@@ -29,9 +30,7 @@ class Students:
 class SelfProfileResource:
     @endpoint(guard="student", summary="Get the caller's profile", response=SelfProfile, tags=("profiles",))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        principal = req.context.principal
-        resp.media = students.self_profile(principal.student, impersonated_by=principal.impersonated_by,
-                                           preview_admin=principal.preview_admin)
+        resp.media = self_view(req, req.context.principal.student)
 
 
 class AdminProfileResource:
@@ -39,6 +38,33 @@ class AdminProfileResource:
               tags=("profiles",), errors=(404,))
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         resp.media = students.get_admin_profile(id)
+
+    @endpoint(guard="master", summary="Update a student's name, phone, e-mail, username or external id",
+              body=ProfileChanges, response=AdminProfile, tags=("profiles",), errors=(404, 409))
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: UUID, body: ProfileChanges) -> None:
+        resp.media = students.update_profile(id, body.model_dump(exclude_unset=True))
+
+
+class AdminExternalId:
+    @endpoint(guard="master", summary="Set or clear a student's external id", body=ExternalId,
+              response=AdminProfile, tags=("accounts",), errors=(404, 409))
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: UUID, body: ExternalId) -> None:
+        resp.media = students.update_student(id, {"external_id": body.external_id})
+
+
+class UsernameResource:
+    @endpoint(guard="student", summary="Set the caller's username", body=Username, response=SelfProfile,
+              tags=("profiles",), errors=(409,))
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, body: Username) -> None:
+        row = students.update_student(req.context.principal.id, {"username": students.check_username(body.username)})
+        resp.media = self_view(req, row)
+
+
+def self_view(req: falcon.Request, row: dict) -> dict:
+    """The self profile of `row` for the calling student (with who is acting for them)."""
+    principal = req.context.principal
+    return students.self_profile(row, impersonated_by=principal.impersonated_by,
+                                 preview_admin=principal.preview_admin)
 
 
 class DeleteStudentsResource:

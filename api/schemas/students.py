@@ -7,7 +7,7 @@ from uuid import UUID
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from api.schemas.common import Request
 
@@ -108,3 +108,112 @@ class AdminProfile(BaseModel):
     freeze_reason: str | None
     frozen_at: dt.datetime | None
     admin_note: str | None
+
+
+class Username(Request):
+    username: StrictStr | None
+
+
+class ExternalId(Request):
+    external_id: StrictInt | None
+
+
+class ProfileChanges(Request):
+    """Any of the editable identity fields; omitted ones are left as they are."""
+
+    name: StrictStr | None = Field(default=None, max_length=255)
+    phone_number: StrictStr | None = Field(default=None, max_length=64)
+    email: StrictStr | None = Field(default=None, max_length=320)
+    username: StrictStr | None = None
+    external_id: StrictInt | None = None
+
+
+class Timezone(Request):
+    timezone: StrictStr = Field(max_length=64)
+
+
+class VideoBgMusic(Request):
+    video_bg_music_enabled: StrictBool
+
+
+class CqAnimations(Request):
+    cq_animations_enabled: StrictBool
+
+
+class Theme(Request):
+    theme: Literal["light", "dark"]
+
+
+class SiteActivity(Request):
+    duration: Literal[2, 30]
+    activity_type: StrictStr | None = Field(default=None, max_length=64)
+
+
+class SiteActivityResult(BaseModel):
+    awarded: int
+    salty_bucks_balance: int
+
+
+class SyncResult(BaseModel):
+    id: UUID
+    name: str
+    email: str
+    token: str
+    unknown_products: list[str]
+
+
+class TokenResult(BaseModel):
+    id: UUID
+    name: str
+    email: str
+    external_id: int | None
+    token: str
+
+
+class UpsertResult(BaseModel):
+    id: UUID
+    created: bool
+
+
+class ExternalIdResult(BaseModel):
+    id: UUID
+    external_id: int | None
+
+
+class EmailExists(BaseModel):
+    email_exists: bool
+
+
+# -- claims of server tokens (extra claims are allowed and ignored) ------------------------------------------
+
+class _Claims(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class SyncClaims(_Claims):
+    student_email: StrictStr = Field(max_length=320)
+    student_name: StrictStr = Field(max_length=255)
+    student_phone: StrictStr = Field(max_length=64)
+    product_ids: StrictStr | None = None
+    product_type: StrictStr | None = None
+    date_created: StrictStr | None = None
+    course_ids: StrictStr | None = None
+    course_transdate: StrictStr | None = None
+    username: StrictStr | None = None
+    preview_admin: ActingAdmin | None = None
+
+
+class ShopAccountClaims(_Claims):
+    external_student_id: StrictInt
+    email: StrictStr = Field(max_length=320)
+    name: StrictStr = Field(max_length=255)
+    phone_number: StrictStr = Field(max_length=64)
+
+
+class ShopExternalIdClaims(_Claims):
+    external_student_id: StrictInt
+    email: StrictStr = Field(max_length=320)
+
+
+class ShopEmailClaims(_Claims):
+    email: StrictStr = Field(max_length=320)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Iterable, Sequence
 from uuid import UUID
 
@@ -103,6 +104,89 @@ def self_profile(row: dict, *, impersonated_by: dict | None, preview_admin: dict
     profile["is_preview"] = preview_admin is not None
     profile["preview_admin"] = preview_admin
     return profile
+
+
+_RETURNING = " RETURNING " + ", ".join(ADMIN_COLUMNS)
+
+
+def update_student(student_id: UUID | str, values: dict) -> dict:
+    """Set `values` on a non-deleted student in one `UPDATE ... RETURNING`; 404 if none, 409 on a taken value.
+
+    Returns the whole row (the admin profile). `values` maps column names (from code, never from a request's keys)
+    to plain values.
+    """
+    fields = Student._meta.fields
+    assignments = ", ".join(f"{name} = %s" for name in values)
+    params = [fields[name].db_value(value) for name, value in values.items()] + [str(student_id)]
+    try:
+        with db.atomic():
+            row = dbmod.fetch_one(f"UPDATE students SET {assignments} WHERE id = %s AND deleted_at IS NULL"
+                                  + _RETURNING, params)
+    except peewee.IntegrityError as exc:
+        raise conflict_from(exc) from None
+    if row is None:
+        raise NotFound("Student not found.", code="students.not-found")
+    return row_to_dict(Student, ADMIN_COLUMNS, row)
+
+
+def record_login(student_id: UUID | str) -> dict:
+    """Advance `login_count` (1, 2, 3, 1, ...) and set `logged_at`; returns the row."""
+    with db.atomic():
+        row = dbmod.fetch_one(
+            "UPDATE students SET login_count = CASE WHEN login_count >= 3 THEN 1 ELSE login_count + 1 END, "
+            "logged_at = %s WHERE id = %s AND deleted_at IS NULL" + _RETURNING,
+            (Student.logged_at.db_value(utcnow()), str(student_id)))
+    if row is None:
+        raise NotFound("Student not found.", code="students.not-found")
+    return row_to_dict(Student, ADMIN_COLUMNS, row)
+
+
+def check_timezone(value: str, field: str = "timezone") -> str:
+    """An IANA time zone name known to zoneinfo (422 `students.invalid-timezone`)."""
+    try:
+        if value and value == value.strip() and "\0" not in value:
+            zoneinfo.ZoneInfo(value)
+            return value
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    raise Invalid("The time zone is not a known IANA name.", code="students.invalid-timezone",
+                  errors=[{"field": field, "message": "not an IANA time zone name"}])
+
+
+def update_profile(student_id: UUID | str, changes: dict) -> dict:
+    """Admin edit of name, phone, e-mail, username and external id: validated, unique, all or nothing."""
+    values = dict(changes)
+    if "email" in values:
+        values["email"] = normalize_email(values["email"])
+    if "username" in values:
+        values["username"] = check_username(values["username"])
+    for text in ("name", "phone_number"):
+        if text in values:
+            values[text] = values[text].strip()
+    if not values:
+        return get_admin_profile(student_id)
+    return update_student(student_id, values)
+
+
+def find_by_email(email: str) -> dict | None:
+    """The non-deleted student with this e-mail (case-insensitive), or None."""
+    row = dbmod.fetch_one(_ADMIN_SELECT.replace("WHERE id = %s", "WHERE lower(email) = %s AND deleted_at IS NULL"),
+                          (email.strip().lower(),))
+    return None if row is None else row_to_dict(Student, ADMIN_COLUMNS, row)
+
+
+def find_by_external_id(external_id: int, *, for_update: bool = False) -> dict | None:
+    """The non-deleted student holding this shop customer id, or None."""
+    sql = _ADMIN_SELECT.replace("WHERE id = %s", "WHERE external_id = %s AND deleted_at IS NULL")
+    if for_update and dbmod.is_postgres():
+        sql += " FOR UPDATE"
+    row = dbmod.fetch_one(sql, (external_id,))
+    return None if row is None else row_to_dict(Student, ADMIN_COLUMNS, row)
+
+
+def email_exists(email: str) -> bool:
+    return Student.select().where(peewee.fn.lower(Student.email) == email.strip().lower(),
+                                  Student.deleted_at.is_null()).exists()
 
 
 def missing_or_deleted(ids: Sequence[UUID]) -> list[str]:
