@@ -48,3 +48,29 @@ def one_of(req: falcon.Request, name: str, allowed: tuple[str, ...]) -> str | No
         raise Invalid(f"{name} must be one of: {', '.join(allowed)}.",
                       errors=[{"field": name, "message": f"must be one of {list(allowed)}"}])
     return raw
+
+
+def page(req: falcon.Request) -> int:
+    raw = req.get_param("limit[page]")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise Invalid("limit[page] must be an integer from 1.",
+                      errors=[{"field": "limit[page]", "message": "must be an integer from 1"}])
+    return int(raw)
+
+
+def order(req: falcon.Request, allowed: tuple[str, ...], default: str, default_dir: str = "desc") -> tuple[str, str]:
+    """The whitelisted `order[by]` column and `order[dir]`; anything else is a 422."""
+    by = req.get_param("order[by]") or default
+    if by not in allowed:
+        raise Invalid(f"order[by] must be one of: {', '.join(allowed)}.",
+                      errors=[{"field": "order[by]", "message": f"must be one of {list(allowed)}"}])
+    direction = one_of(req, "order[dir]", ("asc", "desc")) or default_dir
+    return by, direction
+
+
+def paged(rows: list, total: int, page_no: int, take_n: int) -> dict:
+    """The list answer of SPEC §2."""
+    return {"data": rows, "meta": {"recordsTotal": total, "pagesTotal": -(-total // take_n) if total else 0,
+                                   "page": page_no, "take": take_n}}

@@ -153,4 +153,4 @@ def redispatch() -> int:
 
 
 # The handler modules register themselves on import; importing them here makes `execute` complete on its own.
-from tasks import bulk  # noqa: E402,F401
+from tasks import bulk, products  # noqa: E402,F401

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import peewee
 
+from core import db as dbmod
 from core.db import db
 from core.errors import Conflict, NotFound
 from models.ledger.tables import SaltyBucksLog
@@ -84,3 +85,44 @@ def debit(student_id: UUID | str, amount: int, *, subtype: str, reference: Refer
     if amount <= 0:
         raise ValueError("debit amount must be positive")
     return _with_replay(student_id, -amount, subtype=subtype, reference=reference, key=key, metadata=metadata)
+
+
+_CREDIT_MANY = """
+WITH e AS (
+    SELECT * FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::text[]) AS e(student_id, amount, key, reference_id)
+), totals AS (
+    SELECT student_id, sum(amount) AS total FROM e GROUP BY student_id
+), moved AS (
+    UPDATE students s SET salty_bucks_balance = s.salty_bucks_balance + t.total
+    FROM totals t WHERE s.id = t.student_id
+    RETURNING s.id, s.salty_bucks_balance, t.total
+)
+INSERT INTO salty_bucks_logs (student_id, amount, operation_type, operation_subtype, reference_id, reference_type,
+                              balance_after, idempotency_key, created_at)
+SELECT e.student_id, e.amount, 'income', %s, e.reference_id, %s,
+       m.salty_bucks_balance - m.total + sum(e.amount) OVER (PARTITION BY e.student_id ORDER BY e.key),
+       e.key, now()
+FROM e JOIN moved m ON m.id = e.student_id
+"""
+
+
+def credit_many(entries: list[tuple[str, int, str, str | None]], *, subtype: str, reference_type: str) -> int:
+    """Set-based credits (PostgreSQL): (student_id, amount, idempotency key, reference id) each; one entry each.
+
+    Each student's balance moves once by the sum of their amounts; the entries' `balance_after` run up to it.
+    """
+    if not entries:
+        return 0
+    if not dbmod.is_postgres():
+        for student_id, amount, key, reference_id in entries:
+            credit(student_id, amount, subtype=subtype, reference=Reference(reference_type, reference_id), key=key)
+        return len(entries)
+    students, amounts, keys, references = (list(column) for column in zip(*entries))
+    dbmod.execute(_CREDIT_MANY, (students, amounts, keys, references, subtype, reference_type))
+    return len(entries)
+
+
+def move_entries(from_id: UUID | str, to_id: UUID | str) -> int:
+    """Re-home a merged student's ledger entries (the only change the ledger allows besides inserts)."""
+    return dbmod.execute("UPDATE salty_bucks_logs SET student_id = %s WHERE student_id = %s",
+                         (str(to_id), str(from_id))).rowcount

@@ -208,3 +208,37 @@ def has_products(student_id: UUID | str) -> dict[str, bool]:
         "EXISTS (SELECT 1 FROM student_exams WHERE student_id = %s AND deleted_at IS NULL)",
         (str(student_id), str(student_id)))
     return {"has_courses": bool(row[0]), "has_exams": bool(row[1])}
+
+
+def grant_catalogue_ids(student_id: UUID | str, product_ids: list[UUID], *, failure_code: str) -> GrantOutcome:
+    """The deprecated way: grant by catalogue ids; an unknown id fails the whole request like an unknown item."""
+    found = {str(p.id): p for p in Product.select().where(Product.id.in_([str(i) for i in product_ids]))}
+    missing = [str(i) for i in product_ids if str(i) not in found]
+    if missing:
+        results = [{"external_id": found[str(i)].external_id, "success": True} if str(i) in found else
+                   {"external_id": str(i), "success": False,
+                    "error": {"code": "products.not-found", "message": "No product has this id."}}
+                   for i in product_ids]
+        raise GrantFailed(results, failure_code)
+    kinds = {v: k for k, v in KIND_TO_TYPE.items()}
+    items = [GrantItem(kinds[found[str(i)].type], found[str(i)].external_id) for i in product_ids]
+    return grant(student_id, items, failure_code=failure_code)
+
+
+def purchase(external_student_id: int, items: list[GrantItem], *, failure_code: str) -> GrantOutcome:
+    """The shop's purchase: grant to the holder of the external id, re-creating a soft-deleted account first."""
+    from models.students import ops as students
+
+    with db.atomic():
+        holder = students.find_by_external_id(external_student_id, for_update=True)
+        if holder is None:
+            gone = (Student.select().where(Student.external_id == external_student_id,
+                                           Student.deleted_at.is_null(False))
+                    .order_by(Student.deleted_at.desc()).first())
+            if gone is None:
+                raise NotFound("No student has this external id.", code="students.not-found")
+            Student.update(external_id=None).where(Student.external_id == external_student_id,
+                                                   Student.deleted_at.is_null(False)).execute()
+            holder = students.create_student(email=gone.email, name=gone.name, phone_number=gone.phone_number,
+                                             external_id=external_student_id)
+        return grant(holder["id"], items, failure_code=failure_code)
