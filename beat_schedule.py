@@ -7,4 +7,12 @@ SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    "daily-salty-bucks-snapshot": {
+        "task": "students.schedule_snapshot",
+        "schedule": crontab(minute=5, hour=0),
+    },
+    "weekly-ledger-reconciliation": {
+        "task": "students.schedule_reconcile",
+        "schedule": crontab(minute=30, hour=3, day_of_week="sunday"),
+    },
 }

@@ -7,6 +7,7 @@ SQLite file. Nothing here connects at import time: a forked child (gunicorn work
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -84,12 +85,21 @@ def after_commit(fn: Callable[[], Any]) -> None:
     db.after_commit(fn)
 
 
-def _sql(text: str) -> str:
-    return text if _is_postgres else text.replace("%s", "?")
+_NAMED = re.compile(r"%\((\w+)\)s")
 
 
-def execute(text: str, params: Sequence[Any] = ()) -> Any:
-    """Run one statement written with %s placeholders; returns the cursor."""
+def _sql(text: str, named: bool = False) -> str:
+    if _is_postgres:
+        return text
+    return _NAMED.sub(r":\1", text) if named else text.replace("%s", "?")
+
+
+def execute(text: str, params: Sequence[Any] | dict = ()) -> Any:
+    """Run one statement written with %s (or, given a dict, %(name)s) placeholders; returns the cursor."""
+    if isinstance(params, dict):
+        if not _is_postgres:
+            params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()}
+        return db.execute_sql(_sql(text, named=True), params)
     return db.execute_sql(_sql(text), params)
 
 

@@ -76,6 +76,17 @@ def cmd_seed(args, settings) -> int:
     return 0
 
 
+def cmd_ledger(args, settings) -> int:
+    from models.ledger import reports
+
+    with db.connection():
+        mismatches = reports.reconcile()
+    for m in mismatches:
+        print(f"{m['student_id']}: balance {m['balance']} but income - outcome = {m['ledger']}")
+    print(f"{len(mismatches)} mismatch(es)" if mismatches else "ledger consistent: every balance = income - outcome")
+    return 1 if mismatches else 0
+
+
 def _demo() -> tuple[str, str]:
     """Migrate, load the example catalogue, make sure a few demo students exist; returns (student id, e-mail)."""
     from models import schema
@@ -156,6 +167,11 @@ def parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="insert N demo students with ledgers")
     seed.add_argument("--students", type=int, required=True)
     seed.set_defaults(fn=cmd_seed)
+
+    led = sub.add_parser("ledger", help="ledger commands")
+    led_sub = led.add_subparsers(dest="action", required=True)
+    led_sub.add_parser("check", help="list students whose balance differs from income - outcome (exit 1 if any)")
+    led.set_defaults(fn=cmd_ledger)
 
     dev = sub.add_parser("dev", help="set up the demo data and run web, worker, beat (and flower) in one terminal")
     dev.add_argument("--no-start", action="store_true", help="set up and print, but start nothing")

@@ -43,6 +43,8 @@ class Chunk:
 
     succeeded: int = 0
     errors: list[dict] = field(default_factory=list)
+    done: int | None = None  # items done, when it is not the chunk's size
+    state: dict | None = None  # where to resume after this chunk, when a list offset does not say it
 
     def fail(self, item: str, code: str, message: str) -> None:
         self.errors.append({"item": item, "code": code, "message": message})
@@ -66,7 +68,8 @@ class JobContext:
         record = Chunk()
         with db.atomic():
             yield record
-            cancel = jobs.record_chunk(self.job, done=size, succeeded=record.succeeded, errors=record.errors)
+            cancel = jobs.record_chunk(self.job, done=size if record.done is None else record.done,
+                                       succeeded=record.succeeded, errors=record.errors, state=record.state)
         if self.settings.job_chunk_pause:
             time.sleep(self.settings.job_chunk_pause)
         if cancel:
@@ -143,14 +146,14 @@ def run_job(job_id: str) -> str | None:
     return execute(job_id, settings)
 
 
-_dispatcher = Dispatcher(settings, celery=celery_app)
+dispatcher = Dispatcher(settings, celery=celery_app)
 
 
 @celery_app.task(name="students.redispatch", ignore_result=True, acks_late=False)
 def redispatch() -> int:
     """Beat, every 30 s: re-send jobs the broker lost (queued too long, or running with a stale heartbeat)."""
-    return len(redispatch_stale(_dispatcher, queued_for=settings.job_redispatch_after))
+    return len(redispatch_stale(dispatcher, queued_for=settings.job_redispatch_after))
 
 
 # The handler modules register themselves on import; importing them here makes `execute` complete on its own.
-from tasks import bulk, products  # noqa: E402,F401
+from tasks import bulk, ledger, products  # noqa: E402,F401

@@ -23,7 +23,7 @@ class JobError(BaseModel):
 
 class CreatedBy(BaseModel):
     id: str
-    typ: Literal["student", "admin"]
+    typ: Literal["student", "admin", "system"]
 
 
 class JobLinks(BaseModel):

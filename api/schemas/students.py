@@ -217,3 +217,12 @@ class ShopExternalIdClaims(_Claims):
 
 class ShopEmailClaims(_Claims):
     email: StrictStr = Field(max_length=320)
+
+
+class SaltyBucksBalance(Request):
+    salty_bucks_balance: StrictInt = Field(ge=0, le=2_000_000_000)
+
+
+class CashOutResult(BaseModel):
+    cashed_out: int
+    salty_bucks_balance: int

@@ -2,3 +2,5 @@
 STUDENTS_DELETE = "students.delete"
 PRODUCTS_BULK_GRANT = "products.bulk-grant"
 STUDENTS_MERGE = "students.merge"
+LEDGER_SNAPSHOT = "ledger.daily-snapshot"
+LEDGER_RECONCILE = "ledger.reconcile"

@@ -123,6 +123,50 @@ def credit_many(entries: list[tuple[str, int, str, str | None]], *, subtype: str
 
 
 def move_entries(from_id: UUID | str, to_id: UUID | str) -> int:
-    """Re-home a merged student's ledger entries (the only change the ledger allows besides inserts)."""
-    return dbmod.execute("UPDATE salty_bucks_logs SET student_id = %s WHERE student_id = %s",
-                         (str(to_id), str(from_id))).rowcount
+    """Re-home a merged student's ledger entries (the only change the ledger allows besides inserts).
+
+    Runs inside the merge's transaction; the flag lets the insert-only trigger pass a change of `student_id` alone.
+    """
+    if dbmod.is_postgres():
+        dbmod.execute("SELECT set_config('students.ledger_move', 'on', true)")
+    moved = dbmod.execute("UPDATE salty_bucks_logs SET student_id = %s WHERE student_id = %s",
+                          (str(to_id), str(from_id))).rowcount
+    if dbmod.is_postgres():
+        dbmod.execute("SELECT set_config('students.ledger_move', 'off', true)")
+    return moved
+
+
+def _lock_balance(student_id: UUID | str, column: str = "salty_bucks_balance") -> int:
+    """The student's current `column`, locking the row until the transaction ends (404 if missing or deleted)."""
+    lock = " FOR UPDATE" if dbmod.is_postgres() else ""
+    row = dbmod.fetch_one(f"SELECT {column} FROM students WHERE id = %s AND deleted_at IS NULL" + lock,
+                          (str(student_id),))
+    if row is None:
+        raise NotFound("Student not found.", code="students.not-found")
+    return row[0]
+
+
+def set_balance(student_id: UUID | str, balance: int, *, admin_id: str) -> SaltyBucksLog | None:
+    """An admin's absolute set: one entry for the difference (none when unchanged), under the row lock."""
+    if balance < 0:
+        raise ValueError("a balance is never negative")
+    with db.atomic():
+        current = _lock_balance(student_id)
+        reference = Reference("admin", admin_id)
+        if balance > current:
+            return credit(student_id, balance - current, subtype="admin_set_balance", reference=reference)
+        if balance < current:
+            return debit(student_id, current - balance, subtype="admin_set_balance", reference=reference)
+        return None
+
+
+def cash_out_wallet(student_id: UUID | str) -> dict:
+    """Move the whole wallet into the SB balance (one `wallet_cash_out` entry) and zero the wallet, atomically."""
+    with db.atomic():
+        wallet = _lock_balance(student_id, "wallet_balance")
+        if wallet <= 0:
+            balance = _lock_balance(student_id)
+            return {"cashed_out": 0, "salty_bucks_balance": balance}
+        dbmod.execute("UPDATE students SET wallet_balance = 0 WHERE id = %s", (str(student_id),))
+        entry = credit(student_id, wallet, subtype="wallet_cash_out", reference=Reference("student", str(student_id)))
+        return {"cashed_out": wallet, "salty_bucks_balance": entry.balance_after}
