@@ -10,7 +10,7 @@ from api.auth import Authenticator, ReplayCache
 from api.jobs import JobCancelResource, JobResource, JobResultResource, JobsResource
 from api.middleware import DatabaseConnection, RequestContext
 from api.ops import Docs, Health, Metrics, OpenAPI, Ready
-from api import ledger, preferences, products
+from api import ledger, preferences, products, scores
 from api.accounts import (CreateAccount, EmailExistsResource, RefreshToken, ShopExternalId, SyncStudent,
                           UpsertWithExternalId)
 from api.students import (AdminExternalId, AdminProfileResource, DeleteStudentsResource, SelfProfileResource,
@@ -39,6 +39,7 @@ def route_table(settings: config.Settings) -> list[tuple[str, object, str | None
         *preferences.routes(),
         *products.routes(),
         *ledger.routes(),
+        *scores.routes(),
         ("/students/delete", DeleteStudentsResource(), None),
         ("/jobs", JobsResource(), None),
         ("/jobs/{id:uuid}", JobResource(), None),

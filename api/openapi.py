@@ -8,7 +8,8 @@ from typing import Any, Iterable
 from api.schemas.common import Problem
 
 METHODS = ("get", "post", "put", "patch", "delete")
-_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+_PARAM = re.compile(r"{(\w+)(?::(\w+)(?:\([^)]*\))?)?}")
+_PARAM_SCHEMAS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "integer", "minimum": 1}}
 _SCHEMES = {"shop": "shopToken", "sso": "ssoToken"}
 
 
@@ -43,7 +44,7 @@ def build(routes, *, title: str, version: str) -> dict:
             "responses": {},
         }
         params = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "string", "format": "uuid"} if conv == "uuid" else {"type": "string"}}
+                   "schema": _PARAM_SCHEMAS.get(conv, {"type": "string"})}
                   for name, conv in _PARAM.findall(template)]
         if params:
             op["parameters"] = params

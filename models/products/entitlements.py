@@ -5,6 +5,7 @@ from uuid import UUID
 
 from core import db as dbmod
 from core.errors import Invalid
+from models.base import as_utc
 from models.products.tables import StudentBook, StudentCourse, StudentExam
 
 KINDS = {
@@ -21,10 +22,10 @@ def sortable(kind: str) -> tuple[str, ...]:
 
 
 def list_entitlements(student_id: UUID | str, kind: str, *, status: str | None, order_by: str, direction: str,
-                      page: int, take: int) -> tuple[list[dict], int]:
-    """One page of a student's `kind` entitlements and the total; one query each."""
+                      page: int, take: int, where: tuple = ()) -> tuple[list[dict], int]:
+    """One page of a student's `kind` entitlements and the total (one query each); `where` adds conditions."""
     model, live, _sorts, statuses = KINDS[kind]
-    query = model.select().where(model.student_id == student_id, live)
+    query = model.select().where(model.student_id == student_id, live, *where)
     if status is not None:
         if status not in statuses:
             raise Invalid("filter[status] is not a status of these entitlements.",
@@ -45,3 +46,37 @@ def classes(student_id: UUID | str) -> list[dict]:
         "WHERE sc.student_id = %s AND NOT sc.is_deleted ORDER BY ced.end_date, ced.id", (str(student_id),))
 
 
+
+
+def exam_filters(*, exam_type_id: UUID | None = None, course_id: UUID | None = None,
+                 standalone: bool = False) -> tuple:
+    """Conditions for the student's exam lists: by exam type, by one of their courses, or only standalone ones."""
+    where = []
+    if exam_type_id is not None:
+        where.append(StudentExam.exam_type_id == exam_type_id)
+    if course_id is not None:
+        where.append(StudentExam.student_course_id == course_id)
+    if standalone:
+        where.append(StudentExam.student_course_id.is_null())
+    return tuple(where)
+
+
+def owns_course(student_id: UUID | str, course_id: UUID | str) -> bool:
+    return StudentCourse.select().where(StudentCourse.id == course_id, StudentCourse.student_id == student_id,
+                                        StudentCourse.is_deleted == False).exists()  # noqa: E712
+
+
+def exams_nav(student_id: UUID | str) -> list[dict]:
+    """The student's exams grouped by exam type: types by title, exams by title (one query)."""
+    rows = dbmod.fetch_all(
+        "SELECT et.id, et.title, e.id, e.title, e.status, e.accessible_to FROM student_exams e "
+        "JOIN exam_types et ON et.id = e.exam_type_id "
+        "WHERE e.student_id = %s AND e.deleted_at IS NULL ORDER BY et.title, et.id, e.title, e.id",
+        (str(student_id),))
+    nav: list[dict] = []
+    for type_id, type_title, exam_id, title, status, accessible_to in rows:
+        if not nav or nav[-1]["exam_type_id"] != type_id:
+            nav.append({"exam_type_id": type_id, "title": type_title, "exams": []})
+        nav[-1]["exams"].append({"id": exam_id, "title": title, "status": status,
+                                 "accessible_to": as_utc(accessible_to)})
+    return nav
