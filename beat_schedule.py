@@ -11,6 +11,14 @@ SCHEDULE = {
         "task": "students.schedule_snapshot",
         "schedule": crontab(minute=5, hour=0),
     },
+    "prune-inactive-accounts": {
+        "task": "students.schedule_prune",
+        "schedule": crontab(minute="*/15"),
+    },
+    "expire-exports": {
+        "task": "students.expire_exports",
+        "schedule": crontab(minute=17),
+    },
     "weekly-ledger-reconciliation": {
         "task": "students.schedule_reconcile",
         "schedule": crontab(minute=30, hour=3, day_of_week="sunday"),

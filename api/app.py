@@ -10,7 +10,7 @@ from api.auth import Authenticator, ReplayCache
 from api.jobs import JobCancelResource, JobResource, JobResultResource, JobsResource
 from api.middleware import DatabaseConnection, RequestContext
 from api.ops import Docs, Health, Metrics, OpenAPI, Ready
-from api import ledger, preferences, products, scores
+from api import admin, ledger, preferences, products, scores
 from api.accounts import (CreateAccount, EmailExistsResource, RefreshToken, ShopExternalId, SyncStudent,
                           UpsertWithExternalId)
 from api.students import (AdminExternalId, AdminProfileResource, DeleteStudentsResource, SelfProfileResource,
@@ -40,6 +40,7 @@ def route_table(settings: config.Settings) -> list[tuple[str, object, str | None
         *products.routes(),
         *ledger.routes(),
         *scores.routes(),
+        *admin.routes(),
         ("/students/delete", DeleteStudentsResource(), None),
         ("/jobs", JobsResource(), None),
         ("/jobs/{id:uuid}", JobResource(), None),

@@ -12,6 +12,7 @@ from api.schemas.jobs import Job, JobList
 from core.errors import Conflict, Gone, Invalid
 from models.jobs import ops as jobs
 from models.jobs.tables import STATUSES
+from models.jobs.types import STUDENTS_EXPORT
 
 
 def _creator(req: falcon.Request) -> jobs.Creator:
@@ -70,6 +71,15 @@ class JobResultResource:
                            extra={"job_status": job.status})
         if job.expires_at is not None and job.expires_at <= dt.datetime.now(dt.timezone.utc):
             raise Gone("The job's result has expired.", code="jobs.result-expired")
+        if job.type == STUDENTS_EXPORT:
+            path = req.context.auth.settings.export_dir / f"{job.id}.csv"
+            if not path.is_file():
+                raise Gone("The export file is gone.", code="jobs.result-expired")
+            resp.content_type = "text/csv; charset=utf-8"
+            resp.set_header("Content-Disposition",
+                            f'attachment; filename="students-{job.created_at:%Y%m%d-%H%M%S}.csv"')
+            resp.set_stream(open(path, "rb"), path.stat().st_size)
+            return
         resp.media = job.result
 
 

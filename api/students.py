@@ -5,6 +5,7 @@ from uuid import UUID
 
 import falcon
 
+from api.admin import list_v1
 from api.endpoint import endpoint
 from api.jobs import accept_job
 from api.schemas.jobs import Job
@@ -16,6 +17,11 @@ from models.jobs.types import STUDENTS_DELETE
 
 
 class Students:
+    @endpoint(guard="admin", summary="List students (page, filters, aggregates)", tags=("administration",),
+              errors=(422,))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        list_v1(req, resp)
+
     @endpoint(guard="master", summary="Create a student account", body=CreateStudent, response=AdminProfile,
               status=201, tags=("accounts",), errors=(409, 422))
     def on_post(self, req: falcon.Request, resp: falcon.Response, body: CreateStudent) -> None:

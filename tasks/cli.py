@@ -1,4 +1,4 @@
-"""The `students` console script: migrate, token, catalogue load, seed, dev."""
+"""The `students` console script: migrate, token, catalogue load, seed, prune, ledger check, dev."""
 from __future__ import annotations
 
 import argparse
@@ -87,6 +87,33 @@ def cmd_ledger(args, settings) -> int:
     return 1 if mismatches else 0
 
 
+def cmd_prune(args, settings) -> int:
+    from models.students import pruning
+    from tasks.admin import rules
+
+    current = rules(settings)
+    with db.connection():
+        eligible, live = pruning.count(current)
+        sample = pruning.sample(current)
+    over = pruning.over_threshold(eligible, live, current)
+    print(f"{eligible} of {live} live students are eligible for pruning "
+          f"(threshold {current.max_fraction:.0%}{': EXCEEDED, a run would refuse' if over else ''})")
+    for student_id in sample:
+        print(f"  {student_id}")
+    if eligible > len(sample):
+        print(f"  ... and {eligible - len(sample)} more")
+    if args.dry_run:
+        return 0
+    from models.jobs.types import STUDENTS_PRUNE
+    from tasks import runner
+    from tasks.ledger import submit_system_job
+
+    job_id = submit_system_job(STUDENTS_PRUNE, {"source": "cli"}, f"prune:cli:{uuid.uuid4().hex}")
+    status = runner.execute(job_id, settings)
+    print(f"job {job_id}: {status}")
+    return 0 if status == "succeeded" else 1
+
+
 def _demo() -> tuple[str, str]:
     """Migrate, load the example catalogue, make sure a few demo students exist; returns (student id, e-mail)."""
     from models import schema
@@ -167,6 +194,10 @@ def parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="insert N demo students with ledgers")
     seed.add_argument("--students", type=int, required=True)
     seed.set_defaults(fn=cmd_seed)
+
+    prune = sub.add_parser("prune", help="prune inactive accounts (SPEC 7) as a job, or show what would be pruned")
+    prune.add_argument("--dry-run", action="store_true", help="print what would be pruned and change nothing")
+    prune.set_defaults(fn=cmd_prune)
 
     led = sub.add_parser("ledger", help="ledger commands")
     led_sub = led.add_subparsers(dest="action", required=True)

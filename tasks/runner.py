@@ -55,6 +55,7 @@ class JobContext:
         self.job = job
         self.settings = settings
         self.params = job.params
+        self.expires_at = None  # a handler that leaves a file sets when it goes (exports)
 
     def chunks(self, items: Sequence) -> Iterator[Sequence]:
         """The items not yet done (resuming after a crash), `JOB_CHUNK_SIZE` at a time."""
@@ -117,8 +118,9 @@ def _run_claimed(job: Job, settings: config.Settings) -> str | None:
     beat = _Heartbeat(job, every=max(1.0, min(5.0, settings.job_heartbeat_timeout / 4)))
     beat.start()
     try:
-        result = handler(JobContext(job, settings))
-        jobs.finish(job, "succeeded", result=result)
+        ctx = JobContext(job, settings)
+        result = handler(ctx)
+        jobs.finish(job, "succeeded", result=result, expires_at=ctx.expires_at)
         return "succeeded"
     except JobCancelled:
         jobs.finish(job, "cancelled")
@@ -156,4 +158,4 @@ def redispatch() -> int:
 
 
 # The handler modules register themselves on import; importing them here makes `execute` complete on its own.
-from tasks import bulk, ledger, products  # noqa: E402,F401
+from tasks import admin, bulk, ledger, products  # noqa: E402,F401

@@ -226,3 +226,39 @@ class SaltyBucksBalance(Request):
 class CashOutResult(BaseModel):
     cashed_out: int
     salty_bucks_balance: int
+
+
+class IsActive(Request):
+    is_active: StrictBool
+
+
+class BulkIsActive(Request):
+    ids: list[UUID] = Field(min_length=1, max_length=10_000)
+    is_active: StrictBool
+
+
+class Updated(BaseModel):
+    updated: int
+
+
+class Freeze(Request):
+    freeze_reason: StrictStr | None = Field(default=None, max_length=1000)
+
+
+class AdminNote(Request):
+    admin_note: StrictStr | None = Field(max_length=10_000)
+
+
+class ExportFilter(Request):
+    search: StrictStr | None = Field(default=None, max_length=255)
+    course_id: UUID | None = None
+    course_type: StrictStr | None = Field(default=None, max_length=64)
+    end_date_id: UUID | None = None
+    is_active: StrictBool | None = None
+    is_frozen: StrictBool | None = None
+
+
+class ExportRequest(Request):
+    filter: ExportFilter | None = None
+    columns: list[StrictStr] | None = Field(default=None, min_length=1, max_length=40)
+    bom: StrictBool = False

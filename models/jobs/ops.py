@@ -159,6 +159,12 @@ def record_chunk(job: Job, *, done: int, succeeded: int, errors: list[dict], sta
     return bool(cancel)
 
 
+def set_total(job: Job, total: int) -> None:
+    """Record how many items a job will process once the job itself has counted them."""
+    Job.update(progress_total=total).where(Job.id == job.id).execute()
+    job.progress_total = total
+
+
 def heartbeat(job: Job) -> bool:
     """Refresh the heartbeat of a job we hold; False if we no longer hold it."""
     return bool(Job.update(heartbeat_at=utcnow())
@@ -202,6 +208,12 @@ def stale_job_ids(*, queued_for: int, heartbeat_timeout: int, limit: int = 500) 
         if ids:
             Job.update(dispatched_at=now).where(Job.id.in_(ids)).execute()
     return ids
+
+
+def expired_exports(now) -> list[str]:
+    """Succeeded export jobs whose file has expired."""
+    return [str(r[0]) for r in Job.select(Job.id).where(Job.type == "students.export-csv", Job.status == "succeeded",
+                                                         Job.expires_at < now).tuples()]
 
 
 def counts_by_type_and_status() -> list[tuple[str, str, int]]:

@@ -189,6 +189,18 @@ def email_exists(email: str) -> bool:
                                   Student.deleted_at.is_null()).exists()
 
 
+def set_active_many(ids: Sequence[str], is_active: bool) -> int:
+    """Activate or deactivate many students in one statement; all or nothing (404 listing the unknown ids)."""
+    with db.atomic():
+        updated = (Student.update(is_active=is_active)
+                   .where(Student.id.in_(list(ids)), Student.deleted_at.is_null()).execute())
+        if updated != len(ids):
+            # Leaving the block with the error rolls the update back.
+            raise NotFound("Some students are missing or deleted; nothing was changed.",
+                           code="students.not-found", extra={"ids": missing_or_deleted(ids)})
+    return updated
+
+
 def missing_or_deleted(ids: Sequence[UUID]) -> list[str]:
     """The ids among `ids` that name no non-deleted student, in the order given."""
     found: set[str] = set()

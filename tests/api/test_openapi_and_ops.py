@@ -25,7 +25,7 @@ def document(client) -> dict:
 
 
 def _path(template: str) -> str:
-    return re.sub(r"{(\w+):\w+}", r"{\1}", template)
+    return re.sub(r"{(\w+):\w+(?:\([^)]*\))?}", r"{\1}", template)
 
 
 def _refs(node):

@@ -1,0 +1,73 @@
+"""Pruning inactive accounts (SPEC §7): soft-delete them in batches and remove their snapshots, scores and
+entitlements (the ledger is kept). Frozen accounts are exempt, and so is anyone with a course accessible within the
+grace period. **Fix:** the original pruned a student if *any* course was old; here *no* recent course must exist.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from core import db as dbmod
+from core.db import db
+from models.base import utcnow
+
+
+@dataclass(frozen=True)
+class Rules:
+    inactive_days: int = 90
+    course_grace_days: int = 180
+    max_fraction: float = 0.05
+
+
+_PREDICATE = """
+s.deleted_at IS NULL AND NOT s.is_frozen
+AND (s.logged_at < %(inactive)s OR (s.logged_at IS NULL AND s.created_at < %(inactive)s))
+AND NOT EXISTS (SELECT 1 FROM student_courses c
+                WHERE c.student_id = s.id AND NOT c.is_deleted AND c.accessible_to >= %(grace)s)
+"""
+
+
+def _params(rules: Rules, now: dt.datetime) -> dict:
+    return {"inactive": now - dt.timedelta(days=rules.inactive_days),
+            "grace": now - dt.timedelta(days=rules.course_grace_days)}
+
+
+def count(rules: Rules, now: dt.datetime | None = None) -> tuple[int, int]:
+    """(students the rules would prune, live students)."""
+    params = _params(rules, now or utcnow())
+    eligible = dbmod.execute(f"SELECT COUNT(*) FROM students s WHERE {_PREDICATE}", params).fetchone()[0]
+    live = dbmod.fetch_one("SELECT COUNT(*) FROM students WHERE deleted_at IS NULL")[0]
+    return eligible, live
+
+
+def sample(rules: Rules, limit: int = 20, now: dt.datetime | None = None) -> list[str]:
+    params = _params(rules, now or utcnow()) | {"limit": limit}
+    return [str(r[0]) for r in dbmod.execute(
+        f"SELECT s.id FROM students s WHERE {_PREDICATE} ORDER BY s.id LIMIT %(limit)s", params).fetchall()]
+
+
+def over_threshold(eligible: int, live: int, rules: Rules) -> bool:
+    return live > 0 and eligible > rules.max_fraction * live
+
+
+def prune_batch(rules: Rules, size: int, now: dt.datetime | None = None) -> list[str]:
+    """Soft-delete up to `size` eligible students (locking only them) and remove what pruning removes."""
+    now = now or utcnow()
+    params = _params(rules, now) | {"size": size, "now": now}
+    with db.atomic():
+        if dbmod.is_postgres():
+            ids = [str(r[0]) for r in dbmod.execute(
+                f"UPDATE students SET deleted_at = %(now)s WHERE id IN (SELECT s.id FROM students s WHERE {_PREDICATE} "
+                "ORDER BY s.id LIMIT %(size)s FOR UPDATE SKIP LOCKED) RETURNING id", params).fetchall()]
+        else:
+            ids = [str(r[0]) for r in dbmod.execute(
+                f"SELECT s.id FROM students s WHERE {_PREDICATE} ORDER BY s.id LIMIT %(size)s", params).fetchall()]
+            if ids:
+                dbmod.execute("UPDATE students SET deleted_at = %s WHERE id IN (" + ", ".join(["%s"] * len(ids))
+                              + ")", [now.isoformat(), *ids])
+        if ids:
+            marks = ", ".join(["%s"] * len(ids))
+            for table in ("salty_bucks_daily_log", "student_exam_scores", "student_exams", "student_books",
+                          "student_courses"):
+                dbmod.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", ids)
+    return ids

@@ -1,0 +1,81 @@
+"""Administration jobs: the CSV export, pruning inactive accounts, and expiring old export files."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from core import config
+from core.db import connection
+from core.errors import DomainError
+from models.base import utcnow
+from models.jobs import ops as jobs
+from models.jobs.types import STUDENTS_EXPORT, STUDENTS_PRUNE
+from models.students import exports, pruning
+from models.students.listing import Filter
+from tasks.ledger import submit_system_job
+from tasks.runner import JobContext, celery_app, job_handler
+
+
+class PruneThresholdExceeded(DomainError):
+    status, title, code = 409, "Conflict", "prune.threshold-exceeded"
+
+
+def export_path(settings: config.Settings, job_id: str) -> Path:
+    return settings.export_dir / f"{job_id}.csv"
+
+
+def rules(settings: config.Settings) -> pruning.Rules:
+    return pruning.Rules(settings.prune_inactive_days, settings.prune_course_grace_days, settings.prune_max_fraction)
+
+
+@job_handler(STUDENTS_EXPORT)
+def export_csv(ctx: JobContext) -> dict:
+    """Write the CSV, then keep it EXPORT_TTL seconds."""
+    params = ctx.params
+    rows = exports.export(Filter(**params.get("filter", {})), tuple(params["columns"]),
+                          export_path(ctx.settings, str(ctx.job.id)), bom=bool(params.get("bom")))
+    ctx.expires_at = utcnow() + dt.timedelta(seconds=ctx.settings.export_ttl)
+    with ctx.chunk(0) as record:
+        record.done = record.succeeded = rows
+    return {"rows": rows, "succeeded": rows, "failed": 0, "errors": []}
+
+
+@job_handler(STUDENTS_PRUNE)
+def prune(ctx: JobContext) -> None:
+    """Soft-delete eligible inactive students in batches, unless that would be more than PRUNE_MAX_FRACTION."""
+    current = rules(ctx.settings)
+    eligible, live = pruning.count(current)
+    if pruning.over_threshold(eligible, live, current):
+        raise PruneThresholdExceeded(f"{eligible} of {live} students are eligible, over the "
+                                     f"{current.max_fraction:.0%} threshold; nothing was pruned.")
+    jobs.set_total(ctx.job, ctx.job.progress_done + eligible)
+    size = ctx.settings.job_chunk_size
+    while True:
+        with ctx.chunk(0) as record:
+            ids = pruning.prune_batch(current, size)
+            record.done = record.succeeded = len(ids)
+        if len(ids) < size:
+            return
+
+
+@celery_app.task(name="students.schedule_prune", ignore_result=True)
+def schedule_prune() -> str:
+    """Beat, every 15 minutes: submit a pruning job (once per quarter hour)."""
+    now = utcnow()
+    slot = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0).isoformat()
+    return submit_system_job(STUDENTS_PRUNE, {}, f"prune:{slot}")
+
+
+@celery_app.task(name="students.expire_exports", ignore_result=True)
+def expire_exports() -> int:
+    """Beat, hourly: delete export files past EXPORT_TTL (their jobs then answer 410 on /result)."""
+    settings = config.get()
+    with connection():
+        expired = jobs.expired_exports(utcnow())
+    removed = 0
+    for job_id in expired:
+        path = export_path(settings, job_id)
+        if path.exists():
+            path.unlink()
+            removed += 1
+    return removed
