@@ -7,7 +7,8 @@ from uuid import UUID
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr,
+                      field_validator)
 
 from api.schemas.common import Request
 
@@ -16,8 +17,11 @@ def _empty_is_none(value):
     return None if value == "" else value
 
 
+# The shop's customer id: an integer that fits the `bigint` column.
+ExternalIdInt = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+
 # An integer, null, or "" (which the original clients send for "none").
-OptionalExternalId = Annotated[StrictInt | None, BeforeValidator(_empty_is_none)]
+OptionalExternalId = Annotated[ExternalIdInt | None, BeforeValidator(_empty_is_none)]
 
 
 class CreateStudent(Request):
@@ -115,7 +119,7 @@ class Username(Request):
 
 
 class ExternalId(Request):
-    external_id: StrictInt | None
+    external_id: ExternalIdInt | None
 
 
 class ProfileChanges(Request):
@@ -125,7 +129,15 @@ class ProfileChanges(Request):
     phone_number: StrictStr | None = Field(default=None, max_length=64)
     email: StrictStr | None = Field(default=None, max_length=320)
     username: StrictStr | None = None
-    external_id: StrictInt | None = None
+    external_id: ExternalIdInt | None = None
+
+    @field_validator("name", "phone_number", "email")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        """Omitted means unchanged; an explicit null is not a value for these columns."""
+        if value is None:
+            raise ValueError("must be a string, not null")
+        return value
 
 
 class Timezone(Request):
@@ -204,14 +216,14 @@ class SyncClaims(_Claims):
 
 
 class ShopAccountClaims(_Claims):
-    external_student_id: StrictInt
+    external_student_id: ExternalIdInt
     email: StrictStr = Field(max_length=320)
     name: StrictStr = Field(max_length=255)
     phone_number: StrictStr = Field(max_length=64)
 
 
 class ShopExternalIdClaims(_Claims):
-    external_student_id: StrictInt
+    external_student_id: ExternalIdInt
     email: StrictStr = Field(max_length=320)
 
 

@@ -72,10 +72,10 @@ def check(student_id: UUID | str, items: list[GrantItem], *, self_grant: bool = 
     results, unknown = [], []
     for item in items:
         product = products.get(item.external_id)
+        if skip_unknown and (product is None or product.type != KIND_TO_TYPE[item.kind]):
+            unknown.append(item.external_id)  # SSO sync: a product it cannot place never blocks the login
+            continue
         if product is None:
-            if skip_unknown:
-                unknown.append(item.external_id)
-                continue
             results.append(_fail(item, "products.not-found", "No product has this external id."))
         elif product.type != KIND_TO_TYPE[item.kind]:
             results.append(_fail(item, "products.wrong-type", f"This product is a {product.type}, not a {item.kind}."))
@@ -111,7 +111,7 @@ def grant(student_id: UUID | str, items: list[GrantItem], *, self_grant: bool = 
         new_courses = 0
         for item in items:
             product = products.get(item.external_id)
-            if product is None:
+            if product is None or item.external_id in unknown:
                 continue
             if item.kind == "course":
                 new_courses += _grant_course(student_id, product, item, flags)
