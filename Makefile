@@ -28,7 +28,7 @@ test: venv services
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/python -m ruff check . || true
+	$(BIN)/ruff check .
 
 bench: venv services
 	$(BIN)/python -m bench

@@ -7,8 +7,17 @@ import falcon
 
 from api.auth import issue_student_token
 from api.endpoint import endpoint, validate
-from api.schemas.students import (EmailExists, ExternalIdResult, ShopAccountClaims, ShopEmailClaims,
-                                  ShopExternalIdClaims, SyncClaims, SyncResult, TokenResult, UpsertResult)
+from api.schemas.students import (
+    EmailExists,
+    ExternalIdResult,
+    ShopAccountClaims,
+    ShopEmailClaims,
+    ShopExternalIdClaims,
+    SyncClaims,
+    SyncResult,
+    TokenResult,
+    UpsertResult,
+)
 from models.products.ops import GrantItem
 from models.students import ops as students
 from models.students import sessions
@@ -27,7 +36,7 @@ def _date(value: str | None) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def sync_grants(claims: SyncClaims) -> tuple[list[GrantItem], list[str]]:

@@ -9,7 +9,15 @@ from api import listing
 from api.endpoint import endpoint
 from api.jobs import accept_job
 from api.schemas.jobs import Job
-from api.schemas.students import AdminNote, AdminProfile, BulkIsActive, ExportRequest, Freeze, IsActive, Updated
+from api.schemas.students import (
+    AdminNote,
+    AdminProfile,
+    BulkIsActive,
+    ExportRequest,
+    Freeze,
+    IsActive,
+    Updated,
+)
 from core.errors import Invalid
 from models.base import utcnow
 from models.jobs.types import STUDENTS_EXPORT

@@ -5,16 +5,27 @@ import falcon
 import orjson
 from falcon import media
 
-from api import errors, metrics, openapi
+from api import admin, errors, ledger, metrics, openapi, preferences, products, scores
+from api.accounts import (
+    CreateAccount,
+    EmailExistsResource,
+    RefreshToken,
+    ShopExternalId,
+    SyncStudent,
+    UpsertWithExternalId,
+)
 from api.auth import Authenticator, ReplayCache
 from api.jobs import JobCancelResource, JobResource, JobResultResource, JobsResource
 from api.middleware import DatabaseConnection, RequestContext
 from api.ops import Docs, Health, Metrics, OpenAPI, Ready
-from api import admin, ledger, preferences, products, scores
-from api.accounts import (CreateAccount, EmailExistsResource, RefreshToken, ShopExternalId, SyncStudent,
-                          UpsertWithExternalId)
-from api.students import (AdminExternalId, AdminProfileResource, DeleteStudentsResource, SelfProfileResource,
-                          Students, UsernameResource)
+from api.students import (
+    AdminExternalId,
+    AdminProfileResource,
+    DeleteStudentsResource,
+    SelfProfileResource,
+    Students,
+    UsernameResource,
+)
 from core import config, db
 from core import logging as jsonlog
 

@@ -6,8 +6,9 @@ drift apart. Order of checks: authentication and guard (401/403) first, then the
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import falcon
 import orjson
@@ -41,12 +42,12 @@ def endpoint(*, guard: str | None, summary: str, body: type[pydantic.BaseModel] 
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def responder(self, req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
-            if guard is not None:
-                req.context.principal = req.context.auth.guards[guard](req)
-            if deprecated is not None:
+            if deprecated is not None:  # on every answer of the route, refusals included
                 resp.set_header("Deprecation", "true")
                 if deprecated:
                     resp.set_header("Link", f'<{deprecated}>; rel="successor-version"')
+            if guard is not None:
+                req.context.principal = req.context.auth.guards[guard](req)
             if body is not None:
                 params["body"] = parse_body(req, body)
             fn(self, req, resp, **params)

@@ -58,7 +58,8 @@ class JobsResource:
             after=(after[0], str(after[1])) if after else None,
             take=take + 1)
         next_cursor = listing.encode_cursor(page[take - 1].created_at, page[take - 1].id) if len(page) > take else None
-        resp.media = {"data": [jobs.to_json(j) for j in page[:take]], "meta": {"take": take, "next_cursor": next_cursor}}
+        resp.media = {"data": [jobs.to_json(j) for j in page[:take]],
+                      "meta": {"take": take, "next_cursor": next_cursor}}
 
 
 class JobResultResource:
@@ -69,7 +70,7 @@ class JobResultResource:
         if job.status != "succeeded":
             raise Conflict("The job has not succeeded (yet).", code="jobs.not-finished",
                            extra={"job_status": job.status})
-        if job.expires_at is not None and job.expires_at <= dt.datetime.now(dt.timezone.utc):
+        if job.expires_at is not None and job.expires_at <= dt.datetime.now(dt.UTC):
             raise Gone("The job's result has expired.", code="jobs.result-expired")
         if job.type == STUDENTS_EXPORT:
             path = req.context.auth.settings.export_dir / f"{job.id}.csv"

@@ -37,7 +37,7 @@ class JobsCollector:
         try:
             for job_type, status, count in self.count_jobs():
                 jobs.add_metric([job_type, status], count)
-        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is away
+        except Exception:
             log.warning("metrics: job counts unavailable", exc_info=True)
         yield jobs
         depth = GaugeMetricFamily("students_queue_depth", "Messages waiting in the broker queue")
@@ -45,7 +45,7 @@ class JobsCollector:
             value = self.queue_depth()
             if value is not None:
                 depth.add_metric([], value)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("metrics: queue depth unavailable", exc_info=True)
         yield depth
 
@@ -58,7 +58,7 @@ def render(extra_collector) -> tuple[bytes, str]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        from prometheus_client import REGISTRY as registry  # noqa: N811
+        from prometheus_client import REGISTRY as registry
     scrape = CollectorRegistry()
     scrape.register(extra_collector)
     return generate_latest(registry) + generate_latest(scrape), CONTENT_TYPE_LATEST

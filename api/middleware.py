@@ -8,10 +8,10 @@ import uuid
 import falcon
 
 from api import metrics
+from api.endpoint import MAX_BODY
 from core import logging as jsonlog
 from core.db import db
 from core.errors import TooLarge
-from api.endpoint import MAX_BODY
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 

@@ -1,15 +1,24 @@
 """Preferences and flags (SPEC §6.3): self routes answer the self profile, admin routes the admin profile."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 import falcon
 import pydantic
 
 from api.endpoint import endpoint
-from api.schemas.students import (AdminProfile, CqAnimations, SelfProfile, SiteActivity, SiteActivityResult, Theme,
-                                  Timezone, VideoBgMusic)
+from api.schemas.students import (
+    AdminProfile,
+    CqAnimations,
+    SelfProfile,
+    SiteActivity,
+    SiteActivityResult,
+    Theme,
+    Timezone,
+    VideoBgMusic,
+)
 from api.students import self_view
 from core.errors import Invalid, NotFound
 from models.students import ops as students

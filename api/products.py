@@ -9,8 +9,16 @@ from api import listing
 from api.endpoint import endpoint
 from api.jobs import accept_job
 from api.schemas.jobs import Job
-from api.schemas.products import (BulkCatalogueIds, BulkProductsPayload, CatalogueIds, ClassList, EntitlementList,
-                                  GrantResults, HasProducts, ProductsPayload)
+from api.schemas.products import (
+    BulkCatalogueIds,
+    BulkProductsPayload,
+    CatalogueIds,
+    ClassList,
+    EntitlementList,
+    GrantResults,
+    HasProducts,
+    ProductsPayload,
+)
 from core.errors import Invalid, NotFound
 from models.jobs import types as job_types
 from models.products import bulk, entitlements

@@ -9,11 +9,18 @@ from api.admin import list_v1
 from api.endpoint import endpoint
 from api.jobs import accept_job
 from api.schemas.jobs import Job
-from api.schemas.students import (AdminProfile, CreateStudent, DeleteStudents, ExternalId, ProfileChanges,
-                                  SelfProfile, Username)
+from api.schemas.students import (
+    AdminProfile,
+    CreateStudent,
+    DeleteStudents,
+    ExternalId,
+    ProfileChanges,
+    SelfProfile,
+    Username,
+)
 from core.errors import NotFound
-from models.students import ops as students
 from models.jobs.types import STUDENTS_DELETE
+from models.students import ops as students
 
 
 class Students:

@@ -11,7 +11,7 @@ import peewee
 
 from core.db import db, is_postgres
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def utcnow() -> dt.datetime:

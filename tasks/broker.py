@@ -77,7 +77,7 @@ class Dispatcher:
         try:
             self.celery.send_task(RUN_JOB, args=[job_id], retry=False)
             return True
-        except Exception as exc:  # noqa: BLE001 - any broker failure leaves the job queued for re-dispatch
+        except Exception as exc:
             log.warning("job publish failed; the re-dispatch schedule will resend it",
                         extra={"job": job_id, "error": type(exc).__name__})
             return False

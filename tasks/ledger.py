@@ -8,7 +8,7 @@ from core.errors import DomainError
 from models.jobs import ops as jobs
 from models.jobs.types import LEDGER_RECONCILE, LEDGER_SNAPSHOT
 from models.ledger import reports
-from tasks.runner import JobContext, dispatcher, celery_app, job_handler
+from tasks.runner import JobContext, celery_app, dispatcher, job_handler
 
 SNAPSHOT_CHUNK = 50_000
 SYSTEM = jobs.Creator("beat", "system")
@@ -54,7 +54,7 @@ def submit_system_job(job_type: str, params: dict, key: str, total: int = 0) -> 
 @celery_app.task(name="students.schedule_snapshot", ignore_result=True)
 def schedule_snapshot(day: str | None = None) -> str:
     """Beat, 00:05 UTC: submit today's snapshot job."""
-    day = day or dt.datetime.now(dt.timezone.utc).date().isoformat()
+    day = day or dt.datetime.now(dt.UTC).date().isoformat()
     with connection():
         total = reports.live_students()
     return submit_system_job(LEDGER_SNAPSHOT, {"day": day}, f"snapshot:{day}", total)
@@ -63,5 +63,5 @@ def schedule_snapshot(day: str | None = None) -> str:
 @celery_app.task(name="students.schedule_reconcile", ignore_result=True)
 def schedule_reconcile() -> str:
     """Beat, weekly: submit the reconciliation job."""
-    week = dt.datetime.now(dt.timezone.utc).strftime("%G-W%V")
+    week = dt.datetime.now(dt.UTC).strftime("%G-W%V")
     return submit_system_job(LEDGER_RECONCILE, {"week": week}, f"reconcile:{week}")

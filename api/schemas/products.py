@@ -80,8 +80,8 @@ class HasProducts(BaseModel):
 
 
 class ListMeta(BaseModel):
-    recordsTotal: int  # noqa: N815 - the wire name
-    pagesTotal: int  # noqa: N815
+    recordsTotal: int
+    pagesTotal: int
     page: int
     take: int
 

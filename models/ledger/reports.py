@@ -44,7 +44,7 @@ def _entry(row: dict) -> dict:
 
 
 def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def window(mode: str, *, today: dt.date, created: dt.date) -> tuple[dt.date, dt.date]:

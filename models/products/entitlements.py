@@ -9,7 +9,7 @@ from models.base import as_utc
 from models.products.tables import StudentBook, StudentCourse, StudentExam
 
 KINDS = {
-    "courses": (StudentCourse, StudentCourse.is_deleted == False,  # noqa: E712 - SQL, not Python
+    "courses": (StudentCourse, StudentCourse.is_deleted == False,
                 ("created_at", "title", "accessible_to"), ("scheduled", "ongoing", "expired")),
     "exams": (StudentExam, StudentExam.deleted_at.is_null(),
               ("created_at", "title", "accessible_to"), ("scheduled", "in_progress", "completed", "expired")),
@@ -48,14 +48,16 @@ def classes(student_id: UUID | str) -> list[dict]:
 
 
 
-def exam_filters(*, exam_type_id: UUID | None = None, course_id: UUID | None = None,
+def exam_filters(*, exam_type_id: UUID | None = None, course_id: UUID | None = None, owner: str | None = None,
                  standalone: bool = False) -> tuple:
-    """Conditions for the student's exam lists: by exam type, by one of their courses, or only standalone ones."""
+    """Conditions for the student's exam lists: by exam type, by one of `owner`'s live courses, or standalone."""
     where = []
     if exam_type_id is not None:
         where.append(StudentExam.exam_type_id == exam_type_id)
     if course_id is not None:
-        where.append(StudentExam.student_course_id == course_id)
+        where.append(StudentExam.student_course_id.in_(StudentCourse.select(StudentCourse.id).where(
+            StudentCourse.id == course_id, StudentCourse.student_id == owner,
+            StudentCourse.is_deleted == False)))  # noqa: E712
     if standalone:
         where.append(StudentExam.student_course_id.is_null())
     return tuple(where)
@@ -63,7 +65,7 @@ def exam_filters(*, exam_type_id: UUID | None = None, course_id: UUID | None = N
 
 def owns_course(student_id: UUID | str, course_id: UUID | str) -> bool:
     return StudentCourse.select().where(StudentCourse.id == course_id, StudentCourse.student_id == student_id,
-                                        StudentCourse.is_deleted == False).exists()  # noqa: E712
+                                        StudentCourse.is_deleted == False).exists()
 
 
 def exams_nav(student_id: UUID | str) -> list[dict]:

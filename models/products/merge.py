@@ -52,8 +52,8 @@ def merge(from_id: UUID | str, to_id: UUID | str) -> dict:
             moved[f"{table}_duplicates_dropped"] = dropped
         moved["salty_bucks_logs"] = ledger.move_entries(from_id, to_id)
         if balance > 0:
-            ledger.credit(to_id, balance, subtype="transfering_products", reference=ledger.Reference("student", from_id),
-                          key=f"merge:{from_id}:in")
+            ledger.credit(to_id, balance, subtype="transfering_products",
+                          reference=ledger.Reference("student", from_id), key=f"merge:{from_id}:in")
         dbmod.execute("UPDATE students SET has_books = has_books OR %s, has_exams = has_exams OR %s, "
                       "has_courses = has_courses OR %s WHERE id = %s",
                       (bool(rows[from_id][2]), bool(rows[from_id][3]), bool(rows[from_id][4]), to_id))

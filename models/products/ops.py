@@ -7,8 +7,8 @@ when it is newly granted.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from uuid import UUID
 
 from core import db as dbmod

@@ -73,7 +73,7 @@ def _cell(column: str, value) -> object:
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if column in TEXT_COLUMNS and str(value).startswith(DANGEROUS):
         return "'" + str(value)
     return value

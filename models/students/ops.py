@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 import peewee

@@ -1,0 +1,61 @@
+"""Daily SB snapshot of 1,000,000 students: the job vs the equivalent single `INSERT ... SELECT` (target <= 2x, < 60 s).
+
+Snapshots 1, 7 and 30 days back exist, so the job does its three look-ups as it would in production.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from bench import common
+
+STUDENTS = int(os.environ.get("BENCH_STUDENTS", "1000000"))
+
+
+def run() -> dict:
+    common.environment()
+    common.fresh_database()
+    from core import config, db
+    from models.jobs.types import LEDGER_SNAPSHOT
+    from models.ledger import reports
+    from models.students import seed
+    from tasks import runner
+    from tasks.ledger import submit_system_job
+
+    settings = config.get()
+    today = dt.date.today()
+    with db.connection():
+        seed.seed_students(STUDENTS)
+        for back in (1, 7, 30):
+            reports.snapshot_range(today - dt.timedelta(days=back))
+        db.execute("VACUUM ANALYZE")
+
+    def service() -> float:
+        with db.connection():
+            db.execute("DELETE FROM salty_bucks_daily_log WHERE created_at = %s", (today,))
+            job_id = submit_system_job(LEDGER_SNAPSHOT, {"day": today.isoformat()}, f"bench:{os.urandom(4).hex()}",
+                                       STUDENTS)
+        seconds = common.timed(lambda: runner.execute(job_id, settings))
+        with db.connection():
+            assert db.fetch_one("SELECT count(*) FROM salty_bucks_daily_log WHERE created_at = %s",
+                                (today,))[0] == STUDENTS
+        return seconds
+
+    def baseline() -> float:
+        with db.connection():
+            db.execute("DELETE FROM salty_bucks_daily_log WHERE created_at = %s", (today,))
+            with db.db.atomic():
+                seconds = common.timed(lambda: reports.snapshot_range(today))
+        return seconds
+
+    service_s = common.median_of(3, service)
+    baseline_s = common.median_of(3, baseline)
+    ratio = service_s / baseline_s
+    return common.report("snapshot", {
+        "students": STUDENTS, "service_seconds": service_s, "baseline_seconds": baseline_s, "ratio": ratio,
+        "target_ratio": 2.0, "target_seconds": 60.0, "pass": ratio <= 2.0 and service_s < 60.0,
+    })
+
+
+if __name__ == "__main__":
+    run()
