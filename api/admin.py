@@ -1,6 +1,7 @@
 """Administration (SPEC §6.7): student lists (v1, v2 cursor, v3 scoped), CSV export, activity, freeze, notes."""
 from __future__ import annotations
 
+import datetime as dt
 from uuid import UUID
 
 import falcon
@@ -72,7 +73,7 @@ class StudentsV2:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         take = listing.take(req)
         order_by, direction = listing.order(req, students_listing.SORTS, "created_at")
-        after = listing.decode_cursor(req.get_param("cursor"), (_cursor_value, _cursor_id))
+        after = listing.decode_cursor(req.get_param("cursor"), (_cursor_value_parser(order_by), _cursor_id))
         rows = students_listing.keyset_page(query_filter(req), order_by=order_by, direction=direction,
                                             after=tuple(after) if after else None, take=take + 1)
         next_cursor = None
@@ -86,8 +87,31 @@ def _encode_value(value) -> str:
     return "\0null" if value is None else str(value)
 
 
-def _cursor_value(raw: str):
-    return None if raw == "\0null" else raw
+def _check_timestamp(raw: str) -> None:
+    if dt.datetime.fromisoformat(raw).tzinfo is None:
+        raise ValueError("a cursor timestamp carries its offset")
+
+
+def _check_balance(raw: str) -> None:
+    if not -(2**31) <= int(raw) < 2**31:
+        raise ValueError("out of range")
+
+
+_CURSOR_CHECKS = {"created_at": _check_timestamp, "logged_at": _check_timestamp,
+                  "salty_bucks_balance": _check_balance, "name": str, "email": str}
+
+
+def _cursor_value_parser(order_by: str):
+    """The cursor's sort value, checked against the column it sorts (a cursor of another sort is a 422)."""
+    check = _CURSOR_CHECKS[order_by]
+
+    def parse(raw: str):
+        if raw == "\0null":
+            return None
+        check(raw)
+        return raw
+
+    return parse
 
 
 def _cursor_id(raw: str) -> str:
@@ -98,8 +122,9 @@ class StudentsV3:
     @endpoint(guard="admin", summary="Students with their courses, scoped to the admin's courses",
               tags=("administration",), errors=(422,))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        scope = req.context.principal.claims.get("course_ids")
-        scope = tuple(str(c) for c in scope) if isinstance(scope, list) and scope else None
+        claimed = req.context.principal.claims.get("course_ids")
+        # A token with course_ids (even an empty list) sees only those courses' students.
+        scope = tuple(str(UUID(c)) for c in claimed) if isinstance(claimed, list) else None
         resp.media = _page(req, query_filter(req, scope), courses=True)
 
 

@@ -135,6 +135,11 @@ class Authenticator:
             if claims.get("admin_role") not in ADMIN_ROLES:
                 self._fail("bad-role", token)
                 raise Unauthorized("The admin token has no valid admin_role.")
+            course_ids = claims.get("course_ids")
+            if course_ids is not None and not (isinstance(course_ids, list) and all(
+                    isinstance(c, str) and _is_uuid(c) for c in course_ids)):
+                self._fail("bad-course-ids", token)
+                raise Unauthorized("The admin token's course_ids must be a list of course ids (UUIDs).")
         elif typ != "student":
             self._fail("bad-typ", token)
             raise Unauthorized("The token type is not accepted here.")

@@ -45,11 +45,14 @@ def endpoint(*, guard: str | None, summary: str, body: type[pydantic.BaseModel] 
             if deprecated is not None:  # on every answer of the route, refusals included
                 resp.set_header("Deprecation", "true")
                 if deprecated:
-                    resp.set_header("Link", f'<{deprecated}>; rel="successor-version"')
+                    successor = deprecated.format(**params)  # the successor of this very resource
+                    resp.set_header("Link", f'<{successor}>; rel="successor-version"')
             if guard is not None:
                 req.context.principal = req.context.auth.guards[guard](req)
             if body is not None:
                 params["body"] = parse_body(req, body)
+            elif req.method in ("POST", "PATCH", "PUT"):
+                refuse_body(req)
             fn(self, req, resp, **params)
 
         responder.__endpoint__ = meta  # type: ignore[attr-defined]
@@ -90,6 +93,16 @@ def validate(model: type[pydantic.BaseModel], data: Any, what: str = "request bo
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise Invalid(f"The {what} is not valid.", code="request.invalid", errors=validation_errors(exc)) from None
+
+
+def refuse_body(req: falcon.Request) -> None:
+    """A route that names no body field: any field sent is unknown (SPEC §2), so nothing is ever mass-assigned."""
+    data = read_json(req)
+    if data == {}:
+        return
+    fields = list(data) if isinstance(data, dict) else ["body"]
+    raise Invalid("This route takes no request body.", code="request.invalid",
+                  errors=[{"field": str(f), "message": "unknown field"} for f in fields])
 
 
 def parse_body(req: falcon.Request, model: type[pydantic.BaseModel]) -> Any:

@@ -143,7 +143,7 @@ class Classes:
               tags=("products",), errors=(404,))
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: UUID) -> None:
         students.get_admin_profile(id)
-        resp.media = {"data": entitlements.classes(id)}
+        resp.media = entitlements.classes(id)
 
 
 def routes() -> list[tuple[str, object, None]]:

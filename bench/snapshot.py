@@ -20,7 +20,7 @@ def run() -> dict:
     from models.ledger import reports
     from models.students import seed
     from tasks import runner
-    from tasks.ledger import submit_system_job
+    from tasks.runner import submit_system_job
 
     settings = config.get()
     today = dt.date.today()

@@ -12,8 +12,7 @@ from models.jobs import ops as jobs
 from models.jobs.types import STUDENTS_EXPORT, STUDENTS_PRUNE
 from models.students import exports, pruning
 from models.students.listing import Filter
-from tasks.ledger import submit_system_job
-from tasks.runner import JobContext, celery_app, job_handler
+from tasks.runner import JobContext, celery_app, job_handler, submit_system_job
 
 
 class PruneThresholdExceeded(DomainError):

@@ -106,9 +106,8 @@ def cmd_prune(args, settings) -> int:
         return 0
     from models.jobs.types import STUDENTS_PRUNE
     from tasks import runner
-    from tasks.ledger import submit_system_job
 
-    job_id = submit_system_job(STUDENTS_PRUNE, {"source": "cli"}, f"prune:cli:{uuid.uuid4().hex}")
+    job_id = runner.submit_system_job(STUDENTS_PRUNE, {"source": "cli"}, f"prune:cli:{uuid.uuid4().hex}")
     status = runner.execute(job_id, settings)
     print(f"job {job_id}: {status}")
     return 0 if status == "succeeded" else 1

@@ -8,10 +8,9 @@ from core.errors import DomainError
 from models.jobs import ops as jobs
 from models.jobs.types import LEDGER_RECONCILE, LEDGER_SNAPSHOT
 from models.ledger import reports
-from tasks.runner import JobContext, celery_app, dispatcher, job_handler
+from tasks.runner import JobContext, celery_app, job_handler, submit_system_job
 
 SNAPSHOT_CHUNK = 50_000
-SYSTEM = jobs.Creator("beat", "system")
 
 
 class LedgerMismatch(DomainError):
@@ -41,14 +40,6 @@ def reconcile(ctx: JobContext) -> dict:
                               "message": f"balance {m['balance']} but ledger {m['ledger']}"} for m in mismatches]
         raise LedgerMismatch(f"{len(mismatches)} student(s) have a balance that differs from their ledger.")
     return {"succeeded": 1, "failed": 0, "errors": [], "mismatches": 0}
-
-
-def submit_system_job(job_type: str, params: dict, key: str, total: int = 0) -> str:
-    """Submit a scheduled job once per key (a duplicated beat tick returns the first job)."""
-    with connection():
-        job, _ = jobs.submit(job_type, params, creator=SYSTEM, total=total, idempotency_key=key,
-                             enqueue=dispatcher.send)
-    return str(job.id)
 
 
 @celery_app.task(name="students.schedule_snapshot", ignore_result=True)

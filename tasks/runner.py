@@ -149,6 +149,15 @@ def run_job(job_id: str) -> str | None:
 
 
 dispatcher = Dispatcher(settings, celery=celery_app)
+SYSTEM = jobs.Creator("beat", "system")
+
+
+def submit_system_job(job_type: str, params: dict, key: str, total: int = 0) -> str:
+    """Submit a scheduled job once per key (a duplicated beat tick returns the first job)."""
+    with connection():
+        job, _ = jobs.submit(job_type, params, creator=SYSTEM, total=total, idempotency_key=key,
+                             enqueue=dispatcher.send)
+    return str(job.id)
 
 
 @celery_app.task(name="students.redispatch", ignore_result=True, acks_late=False)

@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import peewee
 import psycopg2
 import pytest
 
@@ -74,10 +75,26 @@ def settings(database) -> config.Settings:
 
 @pytest.fixture(autouse=True)
 def clean(database):
-    """Every test starts from empty tables (truncation: the worker sees only committed rows anyway)."""
+    """Every test starts from empty tables (truncation: the worker sees only committed rows anyway).
+
+    Jobs a test left queued are cancelled, so a worker that receives them late does not claim them, and running
+    ones are given time to finish: TRUNCATE under a job's open transaction would deadlock.
+    """
     yield
     with db.connection():
-        db.execute("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE")
+        db.execute("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE status = 'queued'")
+        deadline = time.time() + 20
+        while time.time() < deadline and db.fetch_one("SELECT count(*) FROM jobs WHERE status = 'running' "
+                                                      "AND heartbeat_at > now() - interval '10 seconds'")[0]:
+            time.sleep(0.05)
+        for attempt in range(5):
+            try:
+                db.execute("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE")
+                break
+            except peewee.OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
 
 
 @pytest.fixture

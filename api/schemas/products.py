@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictStr, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, RootModel, StrictStr, model_validator
 
 from api.schemas.common import Request
 
@@ -109,7 +109,7 @@ class ClassRow(BaseModel):
     student_course_id: UUID
 
 
-class ClassList(BaseModel):
-    data: list[ClassRow]
+class ClassList(RootModel[list[ClassRow]]):
+    """A bare array, as SPEC §6.4 shows it."""
 
 

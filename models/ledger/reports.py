@@ -29,7 +29,7 @@ def list_entries(student_id: UUID | str, *, operation_type: str | None, operatio
         query = query.where(SaltyBucksLog.operation_subtype == operation_subtype)
     if date_from:
         query = query.where(SaltyBucksLog.created_at >= _midnight(date_from))
-    if date_to:
+    if date_to and date_to < dt.date.max:
         query = query.where(SaltyBucksLog.created_at < _midnight(date_to + dt.timedelta(days=1)))
     column = getattr(SaltyBucksLog, order_by)
     ordering = (column.desc(), SaltyBucksLog.id.desc()) if direction == "desc" else (column.asc(), SaltyBucksLog.id)

@@ -85,8 +85,11 @@ def grant_chunk(student_ids: list[str], items: list[GrantItem]) -> tuple[int, li
     errors = [_error(s, "students.not-found", "The student is missing or deleted.")
               for s in student_ids if s not in live]
     eligible = [s for s in student_ids if s in live]
+    granted_courses = {str(products[i.external_id].id) for i in items if i.kind == "course"}
     for item in (i for i in items if i.kind == "extension"):
         course_id = str(products[item.external_id].course_id)
+        if course_id in granted_courses:
+            continue  # the same request grants the course first
         owners = {str(r[0]) for r in dbmod.fetch_all(
             "SELECT DISTINCT student_id FROM student_courses WHERE student_id = ANY(%s::uuid[]) "
             "AND product_id = %s AND NOT is_deleted", (eligible, course_id))}

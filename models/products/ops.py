@@ -66,6 +66,9 @@ def check(student_id: UUID | str, items: list[GrantItem], *, self_grant: bool = 
     products = _catalogue(items)
     owned_courses = {str(r[0]) for r in dbmod.fetch_all(
         "SELECT product_id FROM student_courses WHERE student_id = %s AND NOT is_deleted", (str(student_id),))}
+    # A course granted by the same request counts as owned for its extensions (they are applied after it).
+    owned_courses |= {str(products[i.external_id].id) for i in items
+                      if i.kind == "course" and i.external_id in products}
     end_dates = {str(c.id): str(c.course_id) for c in CourseEndDate.select().where(
         CourseEndDate.id.in_([i.end_date_id for i in items if i.end_date_id]))} if any(
         i.end_date_id for i in items) else {}
