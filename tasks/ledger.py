@@ -5,7 +5,6 @@ import datetime as dt
 
 from core.db import connection
 from core.errors import DomainError
-from models.jobs import ops as jobs
 from models.jobs.types import LEDGER_RECONCILE, LEDGER_SNAPSHOT
 from models.ledger import reports
 from tasks.runner import JobContext, celery_app, job_handler, submit_system_job

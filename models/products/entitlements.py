@@ -57,7 +57,7 @@ def exam_filters(*, exam_type_id: UUID | None = None, course_id: UUID | None = N
     if course_id is not None:
         where.append(StudentExam.student_course_id.in_(StudentCourse.select(StudentCourse.id).where(
             StudentCourse.id == course_id, StudentCourse.student_id == owner,
-            StudentCourse.is_deleted == False)))  # noqa: E712
+            StudentCourse.is_deleted == False)))
     if standalone:
         where.append(StudentExam.student_course_id.is_null())
     return tuple(where)

@@ -48,7 +48,8 @@ def world(conn) -> World:
     # created_at: GMAT 1 < GRE 1 < GMAT free; accessible_to: GRE 1 < GMAT free < GMAT 1; GRE 1 completed
     for title, created, until, status in ((GMAT_1, 1, 9, "scheduled"), (GRE_1, 2, 3, "completed"),
                                           (GMAT_FREE, 3, 5, "scheduled")):
-        StudentExam.update(created_at=now - dt.timedelta(days=10 - created), accessible_to=now + dt.timedelta(days=until),
+        StudentExam.update(created_at=now - dt.timedelta(days=10 - created),
+                           accessible_to=now + dt.timedelta(days=until),
                            status=status).where(StudentExam.student_id == sid, StudentExam.title == title).execute()
     course = StudentCourse.get(StudentCourse.student_id == sid)
     other_course = StudentCourse.get(StudentCourse.student_id == other)

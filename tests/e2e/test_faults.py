@@ -80,7 +80,7 @@ def _harness(settings, redis_url: str, **worker_env):
 
 
 def test_job_submitted_while_redis_is_down_completes_after_it_returns(settings, tokens, conn, own_redis):
-    local, dispatcher, client, env = _harness(settings, own_redis.url)
+    _local, dispatcher, client, env = _harness(settings, own_redis.url)
     worker = start_worker(env)
     try:
         victims = [str(make_student()["id"]) for _ in range(3)]

@@ -17,9 +17,8 @@ def test_migrate_twice_is_a_no_op(conn):
 
 def test_balance_can_never_go_negative_even_from_raw_sql(conn):
     student = make_student()
-    with pytest.raises(peewee.IntegrityError):
-        with db.db.atomic():
-            db.execute("UPDATE students SET salty_bucks_balance = -1 WHERE id = %s", (str(student["id"]),))
+    with pytest.raises(peewee.IntegrityError), db.db.atomic():
+        db.execute("UPDATE students SET salty_bucks_balance = -1 WHERE id = %s", (str(student["id"]),))
     assert Student.get_by_id(student["id"]).salty_bucks_balance == 100
 
 
@@ -32,9 +31,8 @@ def test_uniqueness_among_live_students_is_enforced_by_the_database(conn, column
     a = make_student()
     b = make_student()
     Student.update(**{column: first}).where(Student.id == a["id"]).execute()
-    with pytest.raises(peewee.IntegrityError):
-        with db.db.atomic():
-            Student.update(**{column: second}).where(Student.id == b["id"]).execute()
+    with pytest.raises(peewee.IntegrityError), db.db.atomic():
+        Student.update(**{column: second}).where(Student.id == b["id"]).execute()
     # Once the holder is soft-deleted the value is free.
     Student.update(deleted_at=Student.created_at).where(Student.id == a["id"]).execute()
     Student.update(**{column: second}).where(Student.id == b["id"]).execute()

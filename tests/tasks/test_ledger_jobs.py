@@ -17,8 +17,8 @@ from models.jobs.types import LEDGER_RECONCILE, LEDGER_SNAPSHOT
 from models.ledger import ops as ledger
 from models.ledger import reports
 from models.ledger.tables import DailyBalance
-from tasks import runner
 from tasks import ledger as ledger_jobs
+from tasks import runner
 from tests.conftest import wait_for_job
 from tests.factories import make_student
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 
@@ -52,10 +51,9 @@ def test_stale_running_job_can_be_reclaimed_and_the_old_claim_is_lost(conn, sett
     new = jobs.claim(job.id, heartbeat_timeout=60)
     assert new is not None and new.attempts == 2
     ctx = runner.JobContext(old, settings)
-    with pytest.raises(jobs.LostClaim):
-        with ctx.chunk(1) as record:
-            Student.update(deleted_at=utcnow()).where(Student.id == victims[0]).execute()
-            record.succeeded = 1
+    with pytest.raises(jobs.LostClaim), ctx.chunk(1) as record:
+        Student.update(deleted_at=utcnow()).where(Student.id == victims[0]).execute()
+        record.succeeded = 1
     # The lost worker's chunk was rolled back with its progress.
     assert Student.get_by_id(victims[0]).deleted_at is None
     assert Job.get_by_id(job.id).progress_done == 0
