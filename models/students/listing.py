@@ -124,8 +124,21 @@ def page(f: Filter, *, order_by: str, direction: str, page_no: int, take: int, a
         select_params += extra
     rows = dbmod.fetch_all(f"SELECT {select} FROM students s WHERE {clause} ORDER BY {_order(order_by, direction)} "
                            "LIMIT %s OFFSET %s", select_params + params + [take, (page_no - 1) * take])
-    total = dbmod.fetch_one(f"SELECT COUNT(*) FROM students s WHERE {clause}", params)[0]
-    return [_shape(r, aggregates, courses) for r in rows], total
+    return [_shape(r, aggregates, courses) for r in rows], count(f, clause, params)
+
+
+def count(f: Filter, clause: str, params: list) -> int:
+    """The exact number of matching students: from the trigger-kept counts when only the flags filter (PostgreSQL,
+    migration 0003), else `count(*)` with the same WHERE."""
+    if dbmod.is_postgres() and not (f.search or f.course_id or f.course_type or f.end_date_id
+                                    or f.course_scope is not None):
+        flags = [(c, getattr(f, c)) for c in ("is_active", "is_frozen") if getattr(f, c) is not None]
+        sql = "SELECT COALESCE(SUM(n), 0) FROM student_counts" + (
+            " WHERE " + " AND ".join(f"{c} = %s" for c, _ in flags) if flags else "")
+        return int(dbmod.fetch_one(sql, [v for _, v in flags])[0])
+    return dbmod.fetch_one(f"SELECT COUNT(*) FROM students s WHERE {clause}", params)[0]
+
+
 
 
 def _shape(row: tuple, aggregates: bool, courses: bool) -> dict:

@@ -56,4 +56,4 @@ def test_sqlite_schema_builds_twice(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=schema.MIGRATIONS.parents[1])
-    assert out.stdout.strip() == "['0001_initial', '0002_ledger_insert_only'] []"
+    assert out.stdout.strip() == "['0001_initial', '0002_ledger_insert_only', '0003_student_counts'] []"
