@@ -49,10 +49,13 @@ def prune(ctx: JobContext) -> None:
                                      f"{current.max_fraction:.0%} threshold; nothing was pruned.")
     jobs.set_total(ctx.job, ctx.job.progress_done + eligible)
     size = ctx.settings.job_chunk_size
+    after = (ctx.job.state or {}).get("after", pruning.NIL)
     while True:
         with ctx.chunk(0) as record:
-            ids = pruning.prune_batch(current, size)
+            ids = pruning.prune_batch(current, size, after=after)
             record.done = record.succeeded = len(ids)
+            after = ids[-1] if ids else after
+            record.state = {"after": after}
         if len(ids) < size:
             return
 

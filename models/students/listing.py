@@ -73,8 +73,10 @@ def where(f: Filter) -> tuple[str, list[Any]]:
 
 
 def _order(order_by: str, direction: str) -> str:
+    """ORDER BY with PostgreSQL's null placement (last ascending, first descending), so that each sort is one
+    btree index scanned forwards or backwards; SQLite is told the same placement explicitly."""
     dir_sql = "DESC" if direction == "desc" else "ASC"
-    nulls = " NULLS LAST" if dbmod.is_postgres() else ""
+    nulls = "" if dbmod.is_postgres() else (" NULLS FIRST" if direction == "desc" else " NULLS LAST")
     return f"s.{order_by} {dir_sql}{nulls}, s.id {dir_sql}"
 
 
@@ -161,12 +163,19 @@ def keyset_page(f: Filter, *, order_by: str, direction: str, after: tuple[Any, s
     if after is not None:
         value, last_id = after
         op = "<" if direction == "desc" else ">"
-        if value is None:
-            clause += f" AND s.{order_by} IS NULL AND s.id {op} %s"
+        col = f"s.{order_by}"
+        if direction == "asc":  # values ascending, then the NULLs
+            if value is None:
+                clause += f" AND {col} IS NULL AND s.id > %s"
+                params = params + [last_id]
+            else:
+                clause += f" AND ({col} > %s OR ({col} = %s AND s.id > %s) OR {col} IS NULL)"
+                params = params + [value, value, last_id]
+        elif value is None:  # descending: the NULLs first, then the values descending
+            clause += f" AND (({col} IS NULL AND s.id < %s) OR {col} IS NOT NULL)"
             params = params + [last_id]
         else:
-            null_tail = f" OR s.{order_by} IS NULL"
-            clause += (f" AND (s.{order_by} {op} %s OR (s.{order_by} = %s AND s.id {op} %s){null_tail})")
+            clause += f" AND ({col} {op} %s OR ({col} = %s AND s.id {op} %s))"
             params = params + [value, value, last_id]
     rows = dbmod.fetch_all(f"SELECT {_columns()} FROM students s WHERE {clause} "
                            f"ORDER BY {_order(order_by, direction)} LIMIT %s", params + [take])

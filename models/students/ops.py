@@ -197,8 +197,12 @@ def email_exists(email: str) -> bool:
 def set_active_many(ids: Sequence[str], is_active: bool) -> int:
     """Activate or deactivate many students in one statement; all or nothing (404 listing the unknown ids)."""
     with db.atomic():
-        updated = (Student.update(is_active=is_active)
-                   .where(Student.id.in_(list(ids)), Student.deleted_at.is_null()).execute())
+        if dbmod.is_postgres():  # one array parameter plans far faster than 10,000 IN placeholders
+            updated = dbmod.execute("UPDATE students SET is_active = %s WHERE id = ANY(%s::uuid[]) "
+                                    "AND deleted_at IS NULL", (is_active, list(ids))).rowcount
+        else:
+            updated = (Student.update(is_active=is_active)
+                       .where(Student.id.in_(list(ids)), Student.deleted_at.is_null()).execute())
         if updated != len(ids):
             # Leaving the block with the error rolls the update back.
             raise NotFound("Some students are missing or deleted; nothing was changed.",

@@ -50,18 +50,24 @@ def over_threshold(eligible: int, live: int, rules: Rules) -> bool:
     return live > 0 and eligible > rules.max_fraction * live
 
 
-def prune_batch(rules: Rules, size: int, now: dt.datetime | None = None) -> list[str]:
-    """Soft-delete up to `size` eligible students (locking only them) and remove what pruning removes."""
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+def prune_batch(rules: Rules, size: int, now: dt.datetime | None = None, after: str = NIL) -> list[str]:
+    """Soft-delete up to `size` eligible students with ids above `after` (locking only them) and remove what
+    pruning removes; ids ascend, so the caller walks the table once by passing the last id back."""
     now = now or utcnow()
-    params = _params(rules, now) | {"size": size, "now": now}
+    params = _params(rules, now) | {"size": size, "now": now, "after": after}
     with db.atomic():
         if dbmod.is_postgres():
             ids = [str(r[0]) for r in dbmod.execute(
                 f"UPDATE students SET deleted_at = %(now)s WHERE id IN (SELECT s.id FROM students s WHERE {_PREDICATE} "
-                "ORDER BY s.id LIMIT %(size)s FOR UPDATE SKIP LOCKED) RETURNING id", params).fetchall()]
+                "AND s.id > %(after)s ORDER BY s.id LIMIT %(size)s FOR UPDATE SKIP LOCKED) RETURNING id",
+                params).fetchall()]
         else:
             ids = [str(r[0]) for r in dbmod.execute(
-                f"SELECT s.id FROM students s WHERE {_PREDICATE} ORDER BY s.id LIMIT %(size)s", params).fetchall()]
+                f"SELECT s.id FROM students s WHERE {_PREDICATE} AND s.id > %(after)s ORDER BY s.id LIMIT %(size)s",
+                params).fetchall()]
             if ids:
                 dbmod.execute("UPDATE students SET deleted_at = %s WHERE id IN (" + ", ".join(["%s"] * len(ids))
                               + ")", [now.isoformat(), *ids])
@@ -70,4 +76,4 @@ def prune_batch(rules: Rules, size: int, now: dt.datetime | None = None) -> list
             for table in ("salty_bucks_daily_log", "student_exam_scores", "student_exams", "student_books",
                           "student_courses"):
                 dbmod.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", ids)
-    return ids
+    return sorted(ids)
