@@ -15,6 +15,7 @@ from api.accounts import (
     UpsertWithExternalId,
 )
 from api.auth import Authenticator, ReplayCache
+from api.ratelimit import WriteLimiter
 from api.jobs import JobCancelResource, JobResource, JobResultResource, JobsResource
 from api.middleware import DatabaseConnection, RequestContext
 from api.ops import Docs, Health, Metrics, OpenAPI, Ready
@@ -77,7 +78,8 @@ def create_app(settings: config.Settings | None = None, *, dispatcher=None) -> f
         dispatcher = Dispatcher(settings)
     auth = Authenticator(settings, ReplayCache(settings.redis_url), on_failure=metrics.auth_failure)
 
-    middleware: list = [RequestContext(auth, dispatcher), DatabaseConnection()]
+    limiter = WriteLimiter(settings.redis_url, settings.rate_limit)
+    middleware: list = [RequestContext(auth, dispatcher, limiter), DatabaseConnection()]
     if settings.cors_origins:
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=list(settings.cors_origins),
                                                    expose_headers=["Location", "X-Request-Id", "Retry-After"]))

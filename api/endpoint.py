@@ -49,6 +49,7 @@ def endpoint(*, guard: str | None, summary: str, body: type[pydantic.BaseModel] 
                     resp.set_header("Link", f'<{successor}>; rel="successor-version"')
             if guard is not None:
                 req.context.principal = req.context.auth.guards[guard](req)
+                req.context.limiter.check(req.method, req.context.principal)
             if body is not None:
                 params["body"] = parse_body(req, body)
             elif req.method in ("POST", "PATCH", "PUT"):

@@ -8,7 +8,7 @@ import falcon
 import orjson
 import peewee
 
-from core.errors import DomainError, Invalid, Unavailable
+from core.errors import DomainError, Invalid, RateLimited, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def handle_domain(req, resp, exc: DomainError, params) -> None:
     extra = dict(exc.extra)
     if isinstance(exc, Invalid):
         extra["errors"] = exc.errors
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, (Unavailable, RateLimited)):
         resp.set_header("Retry-After", str(exc.retry_after))
     if exc.status == 401:
         resp.set_header("WWW-Authenticate", "Bearer")

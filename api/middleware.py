@@ -19,9 +19,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 class RequestContext:
     """Request id (echoed when the client sent a sane one), the collaborators, timing and metrics."""
 
-    def __init__(self, auth, dispatcher):
+    def __init__(self, auth, dispatcher, limiter):
         self.auth = auth
         self.dispatcher = dispatcher
+        self.limiter = limiter
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         sent = req.get_header("X-Request-Id")
@@ -30,6 +31,7 @@ class RequestContext:
         req.context.started = time.perf_counter()
         req.context.auth = self.auth
         req.context.dispatcher = self.dispatcher
+        req.context.limiter = self.limiter
         req.context.log_token = jsonlog.request_id.set(rid)
         resp.set_header("X-Request-Id", rid)
         if req.content_length is not None and req.content_length > MAX_BODY:

@@ -44,6 +44,7 @@ class Settings:
     flower_basic_auth: str | None = None
     broker_dir: Path = ROOT / "var" / "broker"
     queue: str = "students"
+    rate_limit: tuple[int, int] | None = None  # (writes, per seconds) per principal; None: off
     extra: dict = field(default_factory=dict)
 
     @property
@@ -83,6 +84,19 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _rate_limit(env: Mapping[str, str], redis_url: str | None) -> tuple[int, int] | None:
+    """RATE_LIMIT_WRITES as "N/SECONDS" or "off"; default 300/60 with Redis, off in the embedded default."""
+    raw = env.get("RATE_LIMIT_WRITES") or ("300/60" if redis_url else "off")
+    if raw == "off":
+        return None
+    if not redis_url:
+        raise ConfigError("RATE_LIMIT_WRITES needs REDIS_URL (the counters live in Redis); use 'off' without it")
+    count, _, seconds = raw.partition("/")
+    if not (count.isdigit() and seconds.isdigit() and int(count) > 0 and int(seconds) > 0):
+        raise ConfigError(f"RATE_LIMIT_WRITES must be N/SECONDS (e.g. 300/60) or off, got {raw!r}")
+    return int(count), int(seconds)
 
 
 def _key(env: Mapping[str, str], name: str, embedded: bool) -> str:
@@ -136,6 +150,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         flower_basic_auth=env.get("FLOWER_BASIC_AUTH") or None,
         broker_dir=Path(env.get("BROKER_DIR") or var / "broker"),
         queue=env.get("CELERY_QUEUE") or "students",
+        rate_limit=_rate_limit(env, redis_url),
     )
 
 

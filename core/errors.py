@@ -56,6 +56,16 @@ class TooLarge(DomainError):
     status, title, code = 413, "Content Too Large", "request.too-large"
 
 
+class RateLimited(DomainError):
+    """Too many writes from one principal in the current window; retry after `retry_after` seconds."""
+
+    status, title, code = 429, "Too Many Requests", "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Unavailable(DomainError):
     """A dependency (database, Redis) did not answer; the client may retry after `retry_after` seconds."""
 

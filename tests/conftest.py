@@ -34,6 +34,7 @@ os.environ.update({
     "JOB_HEARTBEAT_TIMEOUT": "4",
     "JOB_REDISPATCH_AFTER": "1",
     "LOG_LEVEL": "WARNING",
+    "RATE_LIMIT_WRITES": "off",  # tests write fast from few principals; tests/api/test_rate_limit.py turns it on
     "EXPORT_DIR": str(ROOT / "var" / f"test-exports-{RUN_ID}"),
 })
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
