@@ -15,10 +15,10 @@ from api.accounts import (
     UpsertWithExternalId,
 )
 from api.auth import Authenticator, ReplayCache
-from api.ratelimit import WriteLimiter
 from api.jobs import JobCancelResource, JobResource, JobResultResource, JobsResource
 from api.middleware import DatabaseConnection, RequestContext
 from api.ops import Docs, Health, Metrics, OpenAPI, Ready
+from api.ratelimit import WriteLimiter
 from api.students import (
     AdminExternalId,
     AdminProfileResource,
