@@ -33,6 +33,7 @@ def _exam_page(req: falcon.Request, where: tuple) -> dict:
     rows, total = entitlements.list_entitlements(req.context.principal.id, "exams",
                                                  status=req.get_param("filter[status]"), order_by=order_by,
                                                  direction=direction, page=page, take=take, where=where)
+    rows = [{k: v for k, v in row.items() if k != "deleted_at"} for row in rows]  # never shown to the student
     return listing.paged(rows, total, page, take)
 
 
