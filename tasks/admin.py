@@ -15,6 +15,9 @@ from models.students.listing import Filter
 from tasks.runner import JobContext, celery_app, job_handler, submit_system_job
 
 
+PRUNE_BATCH = 5000  # rows locked by one pruning statement at most
+
+
 class PruneThresholdExceeded(DomainError):
     status, title, code = 409, "Conflict", "prune.threshold-exceeded"
 
@@ -48,7 +51,7 @@ def prune(ctx: JobContext) -> None:
         raise PruneThresholdExceeded(f"{eligible} of {live} students are eligible, over the "
                                      f"{current.max_fraction:.0%} threshold; nothing was pruned.")
     jobs.set_total(ctx.job, ctx.job.progress_done + eligible)
-    size = ctx.settings.job_chunk_size
+    size = max(ctx.settings.job_chunk_size, PRUNE_BATCH)
     after = (ctx.job.state or {}).get("after", pruning.NIL)
     while True:
         with ctx.chunk(0) as record:

@@ -72,8 +72,9 @@ def prune_batch(rules: Rules, size: int, now: dt.datetime | None = None, after: 
                 dbmod.execute("UPDATE students SET deleted_at = %s WHERE id IN (" + ", ".join(["%s"] * len(ids))
                               + ")", [now.isoformat(), *ids])
         if ids:
-            marks = ", ".join(["%s"] * len(ids))
+            pg = dbmod.is_postgres()
+            match = "= ANY(%s::uuid[])" if pg else "IN (" + ", ".join(["%s"] * len(ids)) + ")"
             for table in ("salty_bucks_daily_log", "student_exam_scores", "student_exams", "student_books",
                           "student_courses"):
-                dbmod.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", ids)
+                dbmod.execute(f"DELETE FROM {table} WHERE student_id {match}", [ids] if pg else ids)
     return sorted(ids)
