@@ -20,6 +20,7 @@ from models.students import ops as students
 log = logging.getLogger(__name__)
 
 LEEWAY = 30
+VERIFIED_CACHE = 10_000
 ADMIN_ROLES = frozenset({"master_admin", "igor", "retail_admin", "author_admin", "flashcard_admin",
                          "content_question_admin", "video_editor", "test_admin", "glossary_admin"})
 LEDGER_ROLES = frozenset({"master_admin", "igor", "retail_admin"})
@@ -92,6 +93,7 @@ class Authenticator:
         self.settings = settings
         self.replay = replay
         self.on_failure = on_failure or (lambda reason: None)
+        self._verified: dict[str, dict] = {}
         self.guards: dict[str, Callable[[Any], Principal]] = {
             "student": self.student,
             "real_student": self.real_student,
@@ -129,6 +131,9 @@ class Authenticator:
 
     def _app_claims(self, req) -> dict:
         token = self._bearer(req)
+        cached = self._verified.get(token)
+        if cached is not None and cached["exp"] + LEEWAY > time.time():
+            return cached
         claims = self._decode(token, self.settings.app_key, ["exp", "iat", "sub"])
         typ = claims.get("typ")
         if typ == "admin":
@@ -143,7 +148,15 @@ class Authenticator:
         elif typ != "student":
             self._fail("bad-typ", token)
             raise Unauthorized("The token type is not accepted here.")
+        self._remember(token, claims)
         return claims
+
+    def _remember(self, token: str, claims: dict) -> None:
+        """Keep a verified APP_KEY token's claims (keyed by the whole token, so no altered token can match);
+        a client sends the same token for hours, and the HMAC check then runs once per process."""
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[token] = claims
 
     def _student_principal(self, claims: dict) -> Principal:
         row = students.load(claims["sub"]) if _is_uuid(claims["sub"]) else None

@@ -36,14 +36,13 @@ def init(database_url: str, *, pool_size: int = 8) -> peewee.Database:
         _is_postgres = False
     else:
         import psycopg2.extras
-        from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
         # JSON columns come back as Python values parsed by orjson, the same way on every connection.
         psycopg2.extras.register_default_jsonb(globally=True, loads=orjson.loads)
         psycopg2.extras.register_default_json(globally=True, loads=orjson.loads)
         params = parse(database_url)
         name = params.pop("database")
-        real = PooledPostgresqlExtDatabase(
+        real = _pool_class()(
             name,
             max_connections=pool_size,
             stale_timeout=300,
@@ -56,6 +55,33 @@ def init(database_url: str, *, pool_size: int = 8) -> peewee.Database:
         _is_postgres = True
     db.initialize(real)
     return real
+
+
+def _pool_class():
+    from psycopg2 import extensions
+    from playhouse.postgres_ext import PooledPostgresqlExtDatabase
+
+    class Pool(PooledPostgresqlExtDatabase):
+        """The pooled database, without peewee's `SELECT 1` round trip on every check-out.
+
+        A connection the server dropped fails its first statement (the API answers 503) and psycopg2 marks it
+        closed, so it is discarded on check-in; an open transaction left behind is rolled back here.
+        """
+
+        def _is_closed(self, conn) -> bool:
+            if conn.closed:
+                return True
+            status = conn.info.transaction_status
+            if status == extensions.TRANSACTION_STATUS_UNKNOWN:
+                return True
+            if status != extensions.TRANSACTION_STATUS_IDLE:
+                try:
+                    conn.rollback()
+                except Exception:  # noqa: BLE001 - a connection that cannot roll back is dead
+                    return True
+            return False
+
+    return Pool
 
 
 def is_postgres() -> bool:

@@ -82,20 +82,24 @@ def clean(database):
     ones are given time to finish: TRUNCATE under a job's open transaction would deadlock.
     """
     yield
-    with db.connection():
-        db.execute("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE status = 'queued'")
-        deadline = time.time() + 20
-        while time.time() < deadline and db.fetch_one("SELECT count(*) FROM jobs WHERE status = 'running' "
-                                                      "AND heartbeat_at > now() - interval '10 seconds'")[0]:
-            time.sleep(0.05)
-        for attempt in range(5):
-            try:
-                db.execute("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE")
-                break
-            except peewee.OperationalError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.5)
+    for attempt in range(5):
+        try:
+            with db.connection():  # a fresh connection each try: a test may have killed pooled ones
+                _truncate()
+            return
+        except peewee.OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
+
+
+def _truncate() -> None:
+    db.execute("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE status = 'queued'")
+    deadline = time.time() + 20
+    while time.time() < deadline and db.fetch_one("SELECT count(*) FROM jobs WHERE status = 'running' "
+                                                  "AND heartbeat_at > now() - interval '10 seconds'")[0]:
+        time.sleep(0.05)
+    db.execute("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture

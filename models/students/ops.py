@@ -119,10 +119,9 @@ def update_student(student_id: UUID | str, values: dict) -> dict:
     fields = Student._meta.fields
     assignments = ", ".join(f"{name} = %s" for name in values)
     params = [fields[name].db_value(value) for name, value in values.items()] + [str(student_id)]
-    try:
-        with db.atomic():
-            row = dbmod.fetch_one(f"UPDATE students SET {assignments} WHERE id = %s AND deleted_at IS NULL"
-                                  + _RETURNING, params)
+    try:  # one statement: atomic on its own (no BEGIN/COMMIT round trips)
+        row = dbmod.fetch_one(f"UPDATE students SET {assignments} WHERE id = %s AND deleted_at IS NULL"
+                              + _RETURNING, params)
     except peewee.IntegrityError as exc:
         raise conflict_from(exc) from None
     if row is None:
