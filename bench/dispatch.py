@@ -36,7 +36,7 @@ def run() -> dict:
     token = issue_admin_token(settings, admin_id="bench", email="b@example.com", role="master_admin")
     figures: dict = {"jobs": JOBS}
     port = servers.free_port()
-    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    queue = settings.queue  # the API publishes to it, the worker consumes it
     with servers.gunicorn("api.app:create_app()", port), servers.celery_worker("tasks.app", queue):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         accepted = {}

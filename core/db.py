@@ -58,8 +58,8 @@ def init(database_url: str, *, pool_size: int = 8) -> peewee.Database:
 
 
 def _pool_class():
-    from psycopg2 import extensions
     from playhouse.postgres_ext import PooledPostgresqlExtDatabase
+    from psycopg2 import extensions
 
     class Pool(PooledPostgresqlExtDatabase):
         """The pooled database, without peewee's `SELECT 1` round trip on every check-out.
@@ -77,7 +77,7 @@ def _pool_class():
             if status != extensions.TRANSACTION_STATUS_IDLE:
                 try:
                     conn.rollback()
-                except Exception:  # noqa: BLE001 - a connection that cannot roll back is dead
+                except Exception:
                     return True
             return False
 
