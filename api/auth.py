@@ -104,6 +104,8 @@ class Authenticator:
             "shop": self.shop,
             "sso": self.sso,
             "student_or_admin": self.student_or_admin,
+            "student_token": self.student_token,
+            "real_student_token": self.real_student_token,
         }
 
     # -- decoding -----------------------------------------------------------------------------------------------
@@ -197,6 +199,27 @@ class Authenticator:
         if principal.impersonated_by or principal.preview_admin:
             raise Forbidden("Not allowed while impersonating or previewing.", code="auth.real-student-only")
         return principal
+
+    def student_token(self, req) -> Principal:
+        """`student` without loading the row: for writes whose single UPDATE re-checks that the student is live
+        and active (see `refuse_gone`), so the request costs one statement."""
+        claims = self._app_claims(req)
+        if claims["typ"] != "student":
+            raise Forbidden("This route is for students.", code="auth.students-only")
+        if not _is_uuid(claims["sub"]):
+            raise Unauthorized("The student account no longer exists.", code="auth.student-not-found")
+        return Principal("student", str(claims["sub"]), claims)
+
+    def real_student_token(self, req) -> Principal:
+        principal = self.student_token(req)
+        if principal.impersonated_by or principal.preview_admin:
+            raise Forbidden("Not allowed while impersonating or previewing.", code="auth.real-student-only")
+        return principal
+
+    def refuse_gone(self, student_id: str) -> None:
+        """After a `student_token` write matched no live, active row: the 401 the full guard would have given."""
+        self._student_principal({"sub": student_id})
+        raise Unauthorized("The student account no longer exists.", code="auth.student-not-found")
 
     def admin(self, req) -> Principal:
         claims = self._app_claims(req)

@@ -51,7 +51,7 @@ def build(routes, *, title: str, version: str) -> dict:
             op["parameters"] = params
         if meta.guard is not None:
             op["security"] = [{_SCHEMES.get(meta.guard, "bearerToken"): []}]
-            op["description"] = f"Guard: `{meta.guard}` (SPEC §1)."
+            op["description"] = f"Guard: `{meta.guard.removesuffix('_token')}` (SPEC §1)."
         if meta.deprecated is not None:
             op["deprecated"] = True
         if meta.body is not None:

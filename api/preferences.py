@@ -29,15 +29,23 @@ FLASHCARD_MODES = ("front", "back", "random")
 
 
 def self_update(summary: str, values: Values, *, body: type[pydantic.BaseModel] | None = None,
-                guard: str = "student", deprecated: str | None = None):
-    """A resource whose PATCH sets `values(body, path params)` on the caller and answers the self profile."""
+                guard: str = "student_token", deprecated: str | None = None):
+    """A resource whose PATCH sets `values(body, path params)` on the caller and answers the self profile.
+
+    The guard checks the token only; the one UPDATE also checks that the student is live and active, so a
+    preference write is a single statement (a gone or inactive student still gets the guard's 401).
+    """
 
     class SelfUpdate:
         @endpoint(guard=guard, summary=summary, body=body, response=SelfProfile, tags=("preferences",),
                   deprecated=deprecated, errors=(422,))
         def on_patch(self, req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
             changes = values(params.pop("body", None), params)
-            resp.media = self_view(req, students.update_student(req.context.principal.id, changes))
+            student_id = req.context.principal.id
+            row = students.update_self(student_id, changes)
+            if row is None:
+                req.context.auth.refuse_gone(student_id)
+            resp.media = self_view(req, row)
 
     return SelfUpdate()
 
@@ -106,7 +114,7 @@ def routes() -> list[tuple[str, object, None]]:
         ("/students/set-theme", self_update("Set the colour theme", lambda b, _: {"theme": b.theme}, body=Theme),
          None),
         ("/students/flashcard-study-mode/{mode}",
-         self_update("Set the flashcard study mode", _flashcard_mode, guard="real_student"), None),
+         self_update("Set the flashcard study mode", _flashcard_mode, guard="real_student_token"), None),
         ("/students/support-tab-seen", self_update("Mark the support tab as seen", _const(support_tab_seen=True)),
          None),
         ("/students/onboarding-seen", self_update("Mark the onboarding as seen (deprecated)",

@@ -149,6 +149,20 @@ def _zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) - _NOT_ZONES
 
 
+def update_self(student_id: UUID | str, values: dict) -> dict | None:
+    """A student's own write: one `UPDATE ... RETURNING` that also checks the account is live and active (the
+    authentication of the request); None when it is not."""
+    fields = Student._meta.fields
+    assignments = ", ".join(f"{name} = %s" for name in values)
+    params = [fields[name].db_value(value) for name, value in values.items()] + [str(student_id)]
+    try:
+        row = dbmod.fetch_one(f"UPDATE students SET {assignments} WHERE id = %s AND deleted_at IS NULL AND is_active"
+                              + _RETURNING, params)
+    except peewee.IntegrityError as exc:
+        raise conflict_from(exc) from None
+    return None if row is None else row_to_dict(Student, ADMIN_COLUMNS, row)
+
+
 def check_timezone(value: str, field: str = "timezone") -> str:
     """An IANA time zone name known to zoneinfo (422 `students.invalid-timezone`)."""
     if value in _zones():
