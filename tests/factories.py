@@ -1,7 +1,9 @@
 """Factories for tests: students with traits, and tokens of every kind of SPEC §1."""
 from __future__ import annotations
 
+import contextlib
 import itertools
+import logging
 import time
 import uuid
 
@@ -65,3 +67,25 @@ class Tokens:
     @staticmethod
     def proxy(token: str) -> dict:
         return {"X-Proxy-Authorization": token}
+
+
+@contextlib.contextmanager
+def sql_statements():
+    """The SQL text of every statement peewee runs inside the block (it logs each one at DEBUG); the logger's
+    level and propagation are restored afterwards."""
+    logger, seen = logging.getLogger("peewee"), []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(str(record.msg[0]) if isinstance(record.msg, tuple) else str(record.msg))
+
+    handler, saved = Collect(logging.DEBUG), (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]

@@ -1,15 +1,13 @@
 """SPEC §6.7 admin actions: activity (one and bulk), freeze, unfreeze, admin note, and the export request."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import logging
 import uuid
 
 import pytest
 
 from models.students.tables import ADMIN_COLUMNS, Student
-from tests.factories import make_student
+from tests.factories import make_student, sql_statements
 
 MANAGER, MASTER = "students_manager", "master"
 ROUTES = [  # (method, path, body, guard)
@@ -39,27 +37,6 @@ def fill(value, sid: str):
 
 def row(sid) -> Student:
     return Student.get_by_id(str(sid))
-
-
-@contextlib.contextmanager
-def statements():
-    """The SQL statements peewee runs inside the block (its DEBUG records), logger state restored after."""
-    logger, records = logging.getLogger("peewee"), []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record.msg[0] if isinstance(record.msg, tuple) else str(record.msg))
-
-    handler, saved = Collect(logging.DEBUG), (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
 
 
 # -- guards and 404s ----------------------------------------------------------------------------------------
@@ -118,7 +95,7 @@ def test_is_active(client, tokens, conn):
 def test_bulk_is_active_is_one_statement(client, tokens, conn):
     sids = [str(make_student()["id"]) for _ in range(3)]
     keep = str(make_student()["id"])
-    with statements() as seen:
+    with sql_statements() as seen:
         resp = call(client, "PATCH", "/students/bulk/is-active", tokens.manager(),
                     {"ids": [sids[0], sids[1], sids[0].upper(), sids[2]], "is_active": False})
     assert resp.status_code == 200, resp.text

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -17,7 +16,7 @@ from models.products import catalogue
 from models.products.ops import GrantItem, grant
 from models.products.tables import StudentCourse, StudentExam
 from models.students.tables import ADMIN_COLUMNS, Student
-from tests.factories import make_student
+from tests.factories import make_student, sql_statements
 
 EXAMPLE = orjson.loads(catalogue.EXAMPLE.read_bytes())
 PID = {p["external_id"]: p["id"] for p in EXAMPLE["products"]}
@@ -40,27 +39,6 @@ def student(name: str, email: str, username: str | None = None, **updates) -> st
     if updates:
         Student.update(**updates).where(Student.id == sid).execute()
     return sid
-
-
-@contextlib.contextmanager
-def statements():
-    """The SQL statements peewee runs inside the block (its DEBUG records), logger state restored after."""
-    logger, records = logging.getLogger("peewee"), []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record.msg[0] if isinstance(record.msg, tuple) else str(record.msg))
-
-    handler, saved = Collect(logging.DEBUG), (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
 
 
 # -- guards --------------------------------------------------------------------------------------------------
@@ -359,7 +337,7 @@ def test_v3_token_with_malformed_course_ids_is_not_a_500(client, tokens, enrolle
 # -- cost ----------------------------------------------------------------------------------------------------
 def test_list_is_two_statements_for_an_admin(client, tokens, enrolled):
     token, level = tokens.admin("author_admin"), logging.getLogger("peewee").level
-    with statements() as seen:
+    with sql_statements() as seen:
         dbmod.fetch_one("SELECT 1")
         assert seen == ["SELECT 1"]  # the counter sees statements
         seen.clear()

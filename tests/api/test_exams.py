@@ -1,7 +1,6 @@
 """SPEC §6.6 over HTTP: the caller's exam lists and navigation, and the deprecated target-score routes."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -15,7 +14,7 @@ from models.products import catalogue
 from models.products.ops import GrantItem, grant
 from models.products.tables import StudentCourse, StudentExam
 from models.scores.tables import StudentExamScore
-from tests.factories import make_student
+from tests.factories import make_student, sql_statements
 
 EXAMPLE = orjson.loads(catalogue.EXAMPLE.read_bytes())
 TYPES = {t["title"]: t["id"] for t in EXAMPLE["exam_types"]}
@@ -173,25 +172,6 @@ def test_lists_guard(client, tokens, world, path):
 
 
 # -- cost: one statement for the page, one for the count, one for authentication -------------------------------
-@contextlib.contextmanager
-def sql_statements():
-    """Collect every statement peewee logs at DEBUG while the block runs; restore the logger afterwards."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("peewee")
-    level, propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
 @pytest.mark.parametrize("path, most, course", [
     ("/students/exams", 3, False), ("/students/standalone-exams", 3, False), ("/students/exams/nav", 2, False),
     ("/students/exams", 3, True),
@@ -203,7 +183,7 @@ def test_list_cost(client, tokens, world, path, most, course):
     with sql_statements() as statements:
         resp = get(client, tokens, world.sid, path, headers=headers, **params)
     assert resp.status_code == 200 and resp.json
-    sql = [str(r.msg[0]) if isinstance(r.msg, tuple) else str(r.msg) for r in statements]
+    sql = statements
     assert any("student_exams" in s for s in sql) and any("FROM students" in s for s in sql), sql
     assert 1 < len(sql) <= most, sql
     assert logging.getLogger("peewee").level == level

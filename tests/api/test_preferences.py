@@ -1,7 +1,6 @@
 """Preferences, flags and the site-activity award over HTTP (SPEC §6.3): effects, validation, guards, cost."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import threading
@@ -14,7 +13,7 @@ from models.base import utcnow
 from models.ledger.tables import SaltyBucksLog
 from models.settings import AppSetting
 from models.students.tables import ADMIN_COLUMNS, SELF_COLUMNS, Student
-from tests.factories import make_student
+from tests.factories import make_student, sql_statements
 
 PROBLEM = "application/problem+json"
 ACTING = {"id": "a-1", "email": "boss@example.com", "role": "master_admin"}
@@ -381,25 +380,6 @@ def test_bump_with_a_course_that_is_not_the_callers_is_404_and_awards_nothing(cl
 
 # -- cost: at most two SQL statements per request, authentication included -----------------------------------
 
-@contextlib.contextmanager
-def sql_statements():
-    """Collect every statement peewee sends (it logs each one at DEBUG) while the block runs."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("peewee")
-    level, propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
 COST_CASES = [("GET", "/students/profile", None)] + [("PATCH", p, b) for p, b, _, _ in SELF_CASES]
 
 
@@ -411,6 +391,6 @@ def test_profile_and_preference_requests_cost_at_most_two_statements(client, tok
     with sql_statements() as statements:
         resp = client.simulate_request(method, path, json=body, headers=headers)
     assert resp.status_code == 200, resp.text
-    sql = [r.msg[0] for r in statements]
+    sql = statements
     assert 0 < len(sql) <= 2, sql
     assert logging.getLogger("peewee").level == level
