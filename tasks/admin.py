@@ -14,7 +14,7 @@ from models.students import exports, pruning
 from models.students.listing import Filter
 from tasks.runner import JobContext, celery_app, job_handler, submit_system_job
 
-PRUNE_BATCH = 10_000  # rows locked by one pruning statement at most
+PRUNE_BATCH = 5000  # rows locked by one pruning statement at most
 
 
 class PruneThresholdExceeded(DomainError):
