@@ -30,7 +30,9 @@ test: venv services
 lint: venv
 	$(BIN)/ruff check .
 
+## make bench: every benchmark (about 17 minutes); needs wrk for the load benchmark (installed if missing).
 bench: venv services
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 clean:
