@@ -71,7 +71,7 @@ def create_app(settings: config.Settings | None = None, *, dispatcher=None) -> f
     settings = settings or config.get()
     jsonlog.setup(settings.log_level)
     if db.db.obj is None:
-        db.init(settings.database_url, pool_size=settings.db_pool_size)
+        db.init(settings.database_url, pool_size=settings.db_pool_size, application_name="students-web")
     if dispatcher is None:
         from tasks.broker import Dispatcher
 

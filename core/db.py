@@ -21,7 +21,7 @@ db = peewee.DatabaseProxy()
 _is_postgres = False
 
 
-def init(database_url: str, *, pool_size: int = 8) -> peewee.Database:
+def init(database_url: str, *, pool_size: int = 8, application_name: str = "students") -> peewee.Database:
     """Bind the proxy to a real database for `database_url` (no connection is opened)."""
     global _is_postgres
     if database_url.startswith("sqlite:///"):
@@ -50,6 +50,7 @@ def init(database_url: str, *, pool_size: int = 8) -> peewee.Database:
             autoconnect=False,
             register_hstore=False,
             options="-c timezone=UTC",
+            application_name=application_name,  # who holds a connection, in pg_stat_activity
             **params,
         )
         _is_postgres = True

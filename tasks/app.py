@@ -12,7 +12,7 @@ TASK_MODULES = ["tasks.runner"]
 settings = config.get()
 (config.ROOT / "var").mkdir(exist_ok=True)
 if db.db.obj is None:  # a process that bound the database already (CLI, tests, benchmarks) keeps its pool
-    db.init(settings.database_url, pool_size=4)
+    db.init(settings.database_url, pool_size=4, application_name="students-worker")
 celery_app = make_celery(settings, include=TASK_MODULES)
 app = celery_app
 

@@ -142,7 +142,8 @@ def _run_claimed(job: Job, settings: config.Settings) -> str | None:
         beat.stopped.set()
 
 
-@celery_app.task(name="students.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@celery_app.task(name="students.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+                 autoretry_for=(peewee.OperationalError, peewee.InterfaceError), retry_backoff=1, max_retries=5)
 def run_job(job_id: str) -> str | None:
     """Celery entry point: the job row, not the message, carries everything."""
     return execute(job_id, settings)

@@ -60,7 +60,7 @@ def database():
     """Create the throwaway database, migrate it, drop it at the end."""
     _admin_execute(f'CREATE DATABASE "{TEST_DB}"')
     settings = config.get()
-    db.init(settings.database_url, pool_size=16)
+    db.init(settings.database_url, pool_size=16, application_name="students-tests")
     from models import schema
 
     schema.migrate()
