@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import falcon
@@ -29,7 +29,6 @@ class Endpoint:
     deprecated: str | None = None  # the successor path, or "" when there is none
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def endpoint(*, guard: str | None, summary: str, body: type[pydantic.BaseModel] | None = None,

@@ -92,7 +92,7 @@ class BulkCatalogueProducts:
               body=BulkCatalogueIds, response=Job, status=202, tags=("products",),
               deprecated="/students/bulk/attach-products")
     def on_post(self, req: falcon.Request, resp: falcon.Response, body: BulkCatalogueIds) -> None:
-        items = bulk.items_for_catalogue_ids(body.product_ids, failure_code="students.bulk.products.failed")
+        items = products.items_for_catalogue_ids(body.product_ids, failure_code="students.bulk.products.failed")
         ids = list(dict.fromkeys(str(i) for i in body.student_ids))
         accept_job(req, resp, job_types.PRODUCTS_BULK_GRANT,
                    {"student_ids": ids, "items": [bulk.item_to_json(i) for i in items]}, total=len(ids))

@@ -6,13 +6,12 @@ table; the embedded SQLite default falls back to `ops.grant` per student.
 from __future__ import annotations
 
 import datetime as dt
-from uuid import UUID
 
 from core import db as dbmod
 from models import settings as app_settings
 from models.base import utcnow
 from models.ledger import ops as ledger
-from models.products.ops import KIND_TO_TYPE, GrantFailed, GrantItem, _catalogue, grant
+from models.products.ops import KIND_TO_TYPE, GrantFailed, GrantItem, by_external_id, grant
 from models.products.tables import CourseEndDate, Product
 
 
@@ -32,7 +31,7 @@ def item_from_json(data: dict) -> GrantItem:
 
 def check_catalogue(items: list[GrantItem], *, failure_code: str) -> None:
     """Product-level checks done at submission (unknown ids, wrong type, foreign end date): 400 at once."""
-    products = _catalogue(items)
+    products = by_external_id(items)
     end_ids = [i.end_date_id for i in items if i.end_date_id]
     end_dates = {str(c.id): str(c.course_id) for c in CourseEndDate.select().where(CourseEndDate.id.in_(end_ids))} \
         if end_ids else {}
@@ -56,30 +55,11 @@ def check_catalogue(items: list[GrantItem], *, failure_code: str) -> None:
         raise GrantFailed(results, failure_code)
 
 
-def items_for_catalogue_ids(product_ids: list[UUID], *, failure_code: str) -> list[GrantItem]:
-    """The deprecated catalogue ids as grant items; an unknown id is a 400 at once."""
-    found = {str(p.id): p for p in Product.select().where(Product.id.in_([str(i) for i in product_ids]))}
-    if len(found) != len({str(i) for i in product_ids}):
-        raise GrantFailed([{"external_id": str(i), "success": str(i) in found} | (
-            {} if str(i) in found else {"error": {"code": "products.not-found", "message": "No product has this id."}})
-            for i in product_ids], failure_code)
-    kinds = {v: k for k, v in KIND_TO_TYPE.items()}
-    items = []
-    for i in product_ids:
-        product = found[str(i)]
-        course = None
-        if product.type == "course_extension":
-            parent = Product.get_or_none(Product.id == product.course_id)
-            course = parent.external_id if parent else None
-        items.append(GrantItem(kinds[product.type], product.external_id, course_external_id=course))
-    return items
-
-
 def grant_chunk(student_ids: list[str], items: list[GrantItem]) -> tuple[int, list[dict]]:
     """Grant `items` to each student (inside the caller's transaction); returns (succeeded, per-student errors)."""
     if not dbmod.is_postgres():
         return _grant_each(student_ids, items)
-    products = _catalogue(items)
+    products = by_external_id(items)
     live = {str(r[0]) for r in dbmod.fetch_all(
         "SELECT id FROM students WHERE id = ANY(%s::uuid[]) AND deleted_at IS NULL", (student_ids,))}
     errors = [_error(s, "students.not-found", "The student is missing or deleted.")

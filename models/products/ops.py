@@ -55,7 +55,7 @@ def _fail(item: GrantItem, code: str, message: str) -> dict:
     return {"external_id": item.external_id, "success": False, "error": {"code": code, "message": message}}
 
 
-def _catalogue(items: Iterable[GrantItem]) -> dict[str, Product]:
+def by_external_id(items: Iterable[GrantItem]) -> dict[str, Product]:
     ids = {i.external_id for i in items} | {i.course_external_id for i in items if i.course_external_id}
     return {p.external_id: p for p in Product.select().where(Product.external_id.in_(list(ids)))} if ids else {}
 
@@ -63,7 +63,7 @@ def _catalogue(items: Iterable[GrantItem]) -> dict[str, Product]:
 def check(student_id: UUID | str, items: list[GrantItem], *, self_grant: bool = False,
           skip_unknown: bool = False) -> tuple[list[dict], list[str], dict[str, Product]]:
     """Per-item results (no writes), the unknown external ids when `skip_unknown`, and the products found."""
-    products = _catalogue(items)
+    products = by_external_id(items)
     owned_courses = {str(r[0]) for r in dbmod.fetch_all(
         "SELECT product_id FROM student_courses WHERE student_id = %s AND NOT is_deleted", (str(student_id),))}
     # A course granted by the same request counts as owned for its extensions (they are applied after it).
@@ -213,19 +213,25 @@ def has_products(student_id: UUID | str) -> dict[str, bool]:
     return {"has_courses": bool(row[0]), "has_exams": bool(row[1])}
 
 
-def grant_catalogue_ids(student_id: UUID | str, product_ids: list[UUID], *, failure_code: str) -> GrantOutcome:
-    """The deprecated way: grant by catalogue ids; an unknown id fails the whole request like an unknown item."""
+def items_for_catalogue_ids(product_ids: list[UUID], *, failure_code: str) -> list[GrantItem]:
+    """The deprecated way of naming products (catalogue ids) as grant items; an unknown id fails the request."""
     found = {str(p.id): p for p in Product.select().where(Product.id.in_([str(i) for i in product_ids]))}
-    missing = [str(i) for i in product_ids if str(i) not in found]
-    if missing:
-        results = [{"external_id": found[str(i)].external_id, "success": True} if str(i) in found else
-                   {"external_id": str(i), "success": False,
-                    "error": {"code": "products.not-found", "message": "No product has this id."}}
-                   for i in product_ids]
-        raise GrantFailed(results, failure_code)
+    if len(found) != len({str(i) for i in product_ids}):
+        raise GrantFailed([{"external_id": found[str(i)].external_id, "success": True} if str(i) in found else
+                           {"external_id": str(i), "success": False,
+                            "error": {"code": "products.not-found", "message": "No product has this id."}}
+                           for i in product_ids], failure_code)
+    parents = {str(p.id): p.external_id for p in Product.select().where(
+        Product.id.in_([str(p.course_id) for p in found.values() if p.course_id]))}
     kinds = {v: k for k, v in KIND_TO_TYPE.items()}
-    items = [GrantItem(kinds[found[str(i)].type], found[str(i)].external_id) for i in product_ids]
-    return grant(student_id, items, failure_code=failure_code)
+    return [GrantItem(kinds[found[str(i)].type], found[str(i)].external_id,
+                      course_external_id=parents.get(str(found[str(i)].course_id))) for i in product_ids]
+
+
+def grant_catalogue_ids(student_id: UUID | str, product_ids: list[UUID], *, failure_code: str) -> GrantOutcome:
+    """The deprecated single-student grant by catalogue ids."""
+    return grant(student_id, items_for_catalogue_ids(product_ids, failure_code=failure_code),
+                 failure_code=failure_code)
 
 
 def purchase(external_student_id: int, items: list[GrantItem], *, failure_code: str) -> GrantOutcome:
