@@ -88,7 +88,20 @@ def validation_errors(exc: pydantic.ValidationError) -> list[dict]:
     return out
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def validate(model: type[pydantic.BaseModel], data: Any, what: str = "request body") -> Any:
+    if _has_nul(data):  # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database
+        raise Invalid(f"The {what} contains a NUL character.", code="request.invalid",
+                      errors=[{"field": "body", "message": "NUL (\\u0000) is not allowed in text"}])
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:

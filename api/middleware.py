@@ -11,7 +11,7 @@ from api import metrics
 from api.endpoint import MAX_BODY
 from core import logging as jsonlog
 from core.db import db
-from core.errors import TooLarge
+from core.errors import Invalid, TooLarge
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
@@ -36,6 +36,9 @@ class RequestContext:
         resp.set_header("X-Request-Id", rid)
         if req.content_length is not None and req.content_length > MAX_BODY:
             raise TooLarge(f"The request body is larger than {MAX_BODY} bytes.")
+        if "%00" in req.query_string or "\x00" in req.query_string:  # PostgreSQL text cannot hold NUL
+            raise Invalid("The query string contains a NUL character.",
+                          errors=[{"field": "query", "message": "NUL (%00) is not allowed"}])
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool) -> None:
         route = req.uri_template or "unmatched"

@@ -55,8 +55,10 @@ def build(routes, *, title: str, version: str) -> dict:
         if meta.deprecated is not None:
             op["deprecated"] = True
         if meta.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(meta.body,
-                                                                                                  "validation")}}}
+            # An empty body reads as {}: the body is required only when the model has required fields.
+            required = bool(meta.body.model_json_schema(mode="validation").get("required"))
+            op["requestBody"] = {"required": required,
+                                 "content": {"application/json": {"schema": ref(meta.body, "validation")}}}
         ok: dict[str, Any] = {"description": HTTPStatus(meta.status).phrase}
         if meta.response is not None:
             ok["content"] = {"application/json": {"schema": ref(meta.response, "serialization")}}

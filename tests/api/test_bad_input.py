@@ -291,3 +291,12 @@ def test_http_errors_raised_in_a_responder_keep_their_status():
     resp = client.simulate_get("/tea")
     assert resp.status_code == 418 and resp.json["code"] == "http.418"
     assert client.simulate_get(f"/{uuid.uuid4()}").json["code"] == "route.not-found"
+
+
+def test_nul_characters_are_422_not_500(client, tokens):
+    headers = tokens.bearer(tokens.master())
+    resp = client.simulate_get("/students", query_string="filter%5Bsearch%5D=a%00b", headers=headers)
+    assert resp.status_code == 422 and resp.headers["content-type"] == "application/problem+json"
+    body = {"student_email": "nul@example.com", "student_name": "a\u0000b", "student_phone": "1"}
+    resp = client.simulate_post("/students", json=body, headers=headers)
+    assert resp.status_code == 422 and "NUL" in resp.json["detail"]
