@@ -17,8 +17,10 @@ def bulk_grant(ctx: JobContext) -> None:
 
 @job_handler(STUDENTS_MERGE)
 def merge_students(ctx: JobContext) -> dict:
-    """Move everything of "from" to "to" and delete "from", in one transaction."""
-    with ctx.chunk(1) as record:
-        summary = merge.merge(ctx.params["from_student_id"], ctx.params["to_student_id"])
-        record.succeeded = 1
-    return {**ctx.job.result, **summary}
+    """Move everything of "from" to "to" and delete "from", in one transaction; a re-run after that transaction
+    committed (a worker killed before finishing the job) only reports what it did."""
+    if not ctx.job.progress_done:
+        with ctx.chunk(1) as record:
+            record.state = merge.merge(ctx.params["from_student_id"], ctx.params["to_student_id"])
+            record.succeeded = 1
+    return {**ctx.job.result, **(ctx.job.state or {})}

@@ -157,3 +157,17 @@ def test_beat_schedule_runs_redispatch_every_30_seconds():
     assert entry["task"] == "students.redispatch" and entry["schedule"] == 30.0
     assert entry["task"] in runner.celery_app.tasks
     assert runner.run_job.name == "students.run_job" and runner.run_job.acks_late
+
+
+def test_merge_rerun_after_its_commit_only_reports(conn, settings):
+    """A worker killed between the merge's commit and the job's finish: the re-run must not fail or merge again."""
+    source, target = make_student(), make_student()
+    job = submit("students.merge", {"from_student_id": str(source["id"]), "to_student_id": str(target["id"])}, 1)
+    assert runner.execute(str(job.id), settings) == "succeeded"
+    first = Job.get_by_id(job.id).result
+    assert first["transferred_salty_bucks"] == 100
+    Job.update(status="running", finished_at=None,
+               heartbeat_at=utcnow() - dt.timedelta(hours=1)).where(Job.id == job.id).execute()
+    assert runner.execute(str(job.id), settings) == "succeeded"
+    assert Job.get_by_id(job.id).result == first
+    assert Student.get_by_id(target["id"]).salty_bucks_balance == 200
