@@ -37,7 +37,7 @@ class JobsCollector:
         try:
             for job_type, status, count in self.count_jobs():
                 jobs.add_metric([job_type, status], count)
-        except Exception:
+        except Exception:  # a scrape must not fail because the database is away
             log.warning("metrics: job counts unavailable", exc_info=True)
         yield jobs
         depth = GaugeMetricFamily("students_queue_depth", "Messages waiting in the broker queue")
@@ -45,7 +45,7 @@ class JobsCollector:
             value = self.queue_depth()
             if value is not None:
                 depth.add_metric([], value)
-        except Exception:
+        except Exception:  # nor because Redis is
             log.warning("metrics: queue depth unavailable", exc_info=True)
         yield depth
 

@@ -42,7 +42,7 @@ class Ready:
         try:
             with connection():
                 db.execute_sql("SELECT 1")
-        except Exception:
+        except Exception:  # any failure means not ready
             checks["database"] = "unreachable"
         if self.redis is not None:
             try:

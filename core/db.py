@@ -78,7 +78,7 @@ def _pool_class():
             if status != extensions.TRANSACTION_STATUS_IDLE:
                 try:
                     conn.rollback()
-                except Exception:
+                except Exception:  # a connection that cannot roll back is dead
                     return True
             return False
 

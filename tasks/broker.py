@@ -77,7 +77,7 @@ class Dispatcher:
         try:
             self.celery.send_task(RUN_JOB, args=[job_id], retry=False)
             return True
-        except Exception as exc:
+        except Exception as exc:  # any broker failure: the job stays queued for the re-dispatch schedule
             log.warning("job publish failed; the re-dispatch schedule will resend it",
                         extra={"job": job_id, "error": type(exc).__name__})
             return False

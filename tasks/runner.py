@@ -134,7 +134,7 @@ def _run_claimed(job: Job, settings: config.Settings) -> str | None:
     except (peewee.OperationalError, peewee.InterfaceError):
         # Infrastructure: leave the job running; its heartbeat goes stale and it is re-dispatched.
         raise
-    except Exception:
+    except Exception:  # a bug in a handler must not leave the job running for ever
         log.exception("job crashed")
         jobs.finish(job, "failed", error={"code": "jobs.crashed", "message": "The job stopped on an internal error."})
         return "failed"
