@@ -31,13 +31,14 @@ def rules(settings: config.Settings) -> pruning.Rules:
 
 @job_handler(STUDENTS_EXPORT)
 def export_csv(ctx: JobContext) -> dict:
-    """Write the CSV, then keep it EXPORT_TTL seconds."""
+    """Write the CSV (a re-run after a crash writes it again from scratch), then keep it EXPORT_TTL seconds."""
     params = ctx.params
     rows = exports.export(Filter(**params.get("filter", {})), tuple(params["columns"]),
                           export_path(ctx.settings, str(ctx.job.id)), bom=bool(params.get("bom")))
     ctx.expires_at = utcnow() + dt.timedelta(seconds=ctx.settings.export_ttl)
-    with ctx.chunk(0) as record:
-        record.done = record.succeeded = rows
+    jobs.set_total(ctx.job, rows)
+    with ctx.chunk(0) as record:  # progress ends at the row count, whatever an interrupted run recorded
+        record.done = rows - ctx.job.progress_done
     return {"rows": rows, "succeeded": rows, "failed": 0, "errors": []}
 
 

@@ -143,3 +143,36 @@ def test_worker_killed_mid_job_does_not_lose_it_or_apply_twice(settings, tokens,
         if fresh is not None:
             stop_worker(fresh)
         dispatcher.close()
+
+
+def test_worker_killed_during_an_export_finishes_with_each_student_once(settings, tokens, conn):
+    _local, dispatcher, client, env = _harness(settings, settings.redis_url)
+    slow = start_worker({**env, "JOB_CHUNK_PAUSE": "5"}, concurrency=1)  # sleeps after the file's chunk commits
+    fresh = None
+    try:
+        ids = {str(make_student()["id"]) for _ in range(30)}
+        token = tokens.manager()
+        resp = client.simulate_post("/students/export-csv", json={}, headers=tokens.bearer(token))
+        assert resp.status_code == 202
+        job_id = resp.json["id"]
+        deadline = time.time() + 30
+        while Job.get_by_id(job_id).progress_done < 30 and time.time() < deadline:
+            time.sleep(0.05)
+        os.killpg(slow.pid, signal.SIGKILL)
+        slow.wait(10)
+        assert Job.get_by_id(job_id).status == "running"
+
+        fresh = start_worker(env)
+        time.sleep(_local.job_heartbeat_timeout + 0.5)
+        assert job_id in redispatch_stale(dispatcher, queued_for=60)
+        done = wait_for_job(client, job_id, token, timeout=60)
+        assert done["status"] == "succeeded" and done["result"]["rows"] == 30
+        assert done["progress"] == {"done": 30, "total": 30, "percent": 100.0}
+        csv_text = client.simulate_get(f"/jobs/{job_id}/result", headers=tokens.bearer(token)).text
+        exported = [line.split(",", 1)[0] for line in csv_text.strip().splitlines()[1:]]
+        assert sorted(exported) == sorted(ids)
+    finally:
+        stop_worker(slow, kill=True)
+        if fresh is not None:
+            stop_worker(fresh)
+        dispatcher.close()
