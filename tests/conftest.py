@@ -177,6 +177,28 @@ def worker(database):
     stop_worker(proc)
 
 
+def kill_worker_at(proc: subprocess.Popen, job_id: str, progress: int, *, timeout: float = 30):
+    """Wait until the job has committed `progress` items, then SIGKILL the whole worker; returns the job row."""
+    import signal
+
+    from models.jobs.tables import Job
+
+    deadline = time.time() + timeout
+    while Job.get_by_id(job_id).progress_done < progress and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    return Job.get_by_id(job_id)
+
+
+def redispatch_when_stale(dispatcher, job_id: str) -> None:
+    """Let the killed worker's heartbeat go stale, then run the re-dispatch the beat schedule would run."""
+    from tasks.broker import redispatch_stale
+
+    time.sleep(dispatcher.settings.job_heartbeat_timeout + 0.5)
+    assert job_id in redispatch_stale(dispatcher, queued_for=60)
+
+
 def wait_for_job(client, job_id: str, token: str, *, statuses=("succeeded", "failed", "cancelled"),
                  timeout: float = 30) -> dict:
     deadline = time.time() + timeout

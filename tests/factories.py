@@ -89,3 +89,12 @@ def sql_statements():
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
+
+
+def problem(resp, status: int, code: str | None = None) -> dict:
+    """Assert a problem+json answer of `status` (and `code`); returns its body."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    if code is not None:
+        assert resp.json["code"] == code, resp.json
+    return resp.json

@@ -13,7 +13,7 @@ from models.ledger.tables import SaltyBucksLog
 from models.products import catalogue
 from models.products.tables import Product, StudentBook, StudentCourse, StudentExam
 from models.students.tables import Student
-from tests.factories import make_student
+from tests.factories import make_student, problem
 
 SYNC, CREATE = "/students/sync-student", "/students/create-account"
 UPSERT = "/students/upsert-with-external-id"
@@ -27,12 +27,6 @@ BIG = 2**63  # one beyond bigint
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
-def problem(resp, status: int, code: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/problem+json"
-    if code is not None:
-        assert resp.json["code"] == code, resp.json
-    return resp.json
 
 
 def invalid(resp, field: str, code: str | None = None) -> None:

@@ -14,7 +14,7 @@ from models.products import catalogue
 from models.products.ops import GrantItem, grant
 from models.products.tables import StudentCourse, StudentExam
 from models.scores.tables import StudentExamScore
-from tests.factories import make_student, sql_statements
+from tests.factories import make_student, problem, sql_statements
 
 EXAMPLE = orjson.loads(catalogue.EXAMPLE.read_bytes())
 TYPES = {t["title"]: t["id"] for t in EXAMPLE["exam_types"]}
@@ -65,12 +65,6 @@ def titles(resp) -> list[str]:
     return [row["title"] for row in resp.json["data"]]
 
 
-def problem(resp, status: int, code: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/problem+json"
-    if code is not None:
-        assert resp.json["code"] == code, resp.json
-    return resp.json
 
 
 # -- lists -----------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from models.ledger.tables import SaltyBucksLog
 from models.products import catalogue
 from models.products.tables import StudentBook, StudentCourse, StudentExam
 from models.students.tables import Student
-from tests.factories import make_student
+from tests.factories import make_student, problem
 
 EXAMPLE = orjson.loads(catalogue.EXAMPLE.read_bytes())
 PID = {p["external_id"]: p["id"] for p in EXAMPLE["products"]}  # external id -> catalogue id
@@ -25,13 +25,6 @@ FREE = {"exams": [{"external_id": "1002"}]}
 @pytest.fixture
 def cat(conn) -> None:
     catalogue.load_file(catalogue.EXAMPLE)
-
-
-def problem(resp, status: int, code: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/problem+json"
-    assert code is None or resp.json["code"] == code, resp.json
-    return resp.json
 
 
 def attach(client, tokens, sid, body):

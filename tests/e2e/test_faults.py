@@ -1,9 +1,7 @@
 """Faults with real parts: the broker down while jobs are submitted, a worker SIGKILLed mid-job."""
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -17,7 +15,7 @@ from api.app import create_app
 from models.jobs.tables import Job
 from models.students.tables import Student
 from tasks.broker import Dispatcher, redispatch_stale
-from tests.conftest import start_worker, stop_worker, wait_for_job
+from tests.conftest import kill_worker_at, redispatch_when_stale, start_worker, stop_worker, wait_for_job
 from tests.factories import make_student
 
 
@@ -109,7 +107,7 @@ def test_jobs_submitted_while_redis_is_down_complete_after_it_returns(settings, 
 
 
 def test_worker_killed_mid_job_does_not_lose_it_or_apply_twice(settings, tokens, conn):
-    local, dispatcher, client, env = _harness(settings, settings.redis_url)
+    _local, dispatcher, client, env = _harness(settings, settings.redis_url)
     slow = start_worker({**env, "JOB_CHUNK_SIZE": "2", "JOB_CHUNK_PAUSE": "0.3"}, concurrency=1)
     fresh = None
     try:
@@ -118,19 +116,13 @@ def test_worker_killed_mid_job_does_not_lose_it_or_apply_twice(settings, tokens,
         resp = client.simulate_patch("/students/delete", json={"ids": victims}, headers=tokens.bearer(token))
         assert resp.status_code == 202
         job_id = resp.json["id"]
-        deadline = time.time() + 30
-        while Job.get_by_id(job_id).progress_done < 4 and time.time() < deadline:
-            time.sleep(0.05)
-        os.killpg(slow.pid, signal.SIGKILL)
-        slow.wait(10)
-        killed = Job.get_by_id(job_id)
+        killed = kill_worker_at(slow, job_id, 4)
         assert killed.status == "running" and 4 <= killed.progress_done < 20
         deleted_at_kill = Student.select().where(Student.deleted_at.is_null(False)).count()
         assert deleted_at_kill == killed.progress_done, "effects and progress commit together"
 
         fresh = start_worker(env)
-        time.sleep(local.job_heartbeat_timeout + 0.5)  # the killed worker's heartbeat goes stale
-        assert job_id in redispatch_stale(dispatcher, queued_for=60)
+        redispatch_when_stale(dispatcher, job_id)
         done = wait_for_job(client, job_id, token, timeout=60)
         assert done["status"] == "succeeded"
         # A chunk applied twice would show up as "already deleted" errors.
@@ -155,16 +147,10 @@ def test_worker_killed_during_an_export_finishes_with_each_student_once(settings
         resp = client.simulate_post("/students/export-csv", json={}, headers=tokens.bearer(token))
         assert resp.status_code == 202
         job_id = resp.json["id"]
-        deadline = time.time() + 30
-        while Job.get_by_id(job_id).progress_done < 30 and time.time() < deadline:
-            time.sleep(0.05)
-        os.killpg(slow.pid, signal.SIGKILL)
-        slow.wait(10)
-        assert Job.get_by_id(job_id).status == "running"
+        assert kill_worker_at(slow, job_id, 30).status == "running"
 
         fresh = start_worker(env)
-        time.sleep(_local.job_heartbeat_timeout + 0.5)
-        assert job_id in redispatch_stale(dispatcher, queued_for=60)
+        redispatch_when_stale(dispatcher, job_id)
         done = wait_for_job(client, job_id, token, timeout=60)
         assert done["status"] == "succeeded" and done["result"]["rows"] == 30
         assert done["progress"] == {"done": 30, "total": 30, "percent": 100.0}

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import time
 import uuid
 
@@ -25,8 +23,8 @@ from models.scores.tables import StudentExamScore
 from models.students.seed import seed_students
 from models.students.tables import Student
 from tasks import runner
-from tasks.broker import Dispatcher, redispatch_stale
-from tests.conftest import start_worker, stop_worker, wait_for_job
+from tasks.broker import Dispatcher
+from tests.conftest import kill_worker_at, redispatch_when_stale, start_worker, stop_worker, wait_for_job
 from tests.factories import make_student
 
 EXAMPLE = orjson.loads(catalogue.EXAMPLE.read_bytes())
@@ -172,19 +170,13 @@ def test_bulk_grant_survives_a_sigkilled_worker(settings, tokens, cat):
         entries_before, token = rows("salty_bucks_logs"), tokens.manager()
         job_id = submit(client, token, BULK, {"courses": [{"external_id": "3001"}],
                                               "exams": [{"external_id": "1003"}], "student_ids": ids})
-        deadline = time.time() + 30
-        while Job.get_by_id(job_id).progress_done < 40 and time.time() < deadline:
-            time.sleep(0.05)
-        os.killpg(slow.pid, signal.SIGKILL)
-        slow.wait(10)
-        killed = Job.get_by_id(job_id)
+        killed = kill_worker_at(slow, job_id, 40)
         assert killed.status == "running" and 40 <= killed.progress_done < 200
         n = killed.progress_done  # effects and progress commit together
         assert [rows(t) for t in ENTITLEMENTS] == [n, 2 * n, n] and awards() == n
 
         fresh = start_worker({"CELERY_QUEUE": queue})
-        time.sleep(local.job_heartbeat_timeout + 0.5)  # the killed worker's heartbeat goes stale
-        assert job_id in redispatch_stale(dispatcher, queued_for=60)
+        redispatch_when_stale(dispatcher, job_id)
         done = wait_for_job(client, job_id, token, timeout=60)
         assert done["status"] == "succeeded" and done["progress"]["done"] == 200
         assert done["result"] == {"succeeded": 200, "failed": 0, "errors": []}
