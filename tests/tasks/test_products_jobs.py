@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import time
 import uuid
 
@@ -266,3 +268,103 @@ def test_merge_failing_midway_changes_nothing(settings, pair, monkeypatch):
     assert snapshot(src, dst) == before
     assert [state(s)[-1] for s in (src, dst)] == [175, 150]
     assert Product.select().count() == len(PID) and ledger_mismatches() == 0
+
+
+def _merge_harness(settings, **worker_env):
+    queue = f"merge-kill-{uuid.uuid4().hex[:8]}"
+    local = settings.with_(queue=queue)
+    dispatcher = Dispatcher(local)
+    client = falcon.testing.TestClient(create_app(local, dispatcher=dispatcher))
+    slow = start_worker({"CELERY_QUEUE": queue, **worker_env}, concurrency=1)
+    return dispatcher, client, slow, {"CELERY_QUEUE": queue}
+
+
+def _blocked_backend(timeout: float = 20) -> int:
+    """The worker's backend once its merge waits for the row lock the test holds on the scores of "from"."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        row = dbmod.fetch_one("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+                              "wait_event_type = 'Lock' AND query LIKE 'UPDATE student_exam_scores%%'")
+        if row:
+            return row[0]
+        time.sleep(0.05)
+    raise AssertionError("the merge never reached the locked scores")
+
+
+def _assert_merged_once(src: str, dst: str) -> None:
+    assert Student.get_or_none(Student.id == src) is None
+    assert all(v == [] for v in snapshot(src).values())
+    assert state(dst) == (2, 3, 1, True, True, True, 325)
+    moved = [(e.amount, e.operation_type) for e in ledger_entries(dst) if e.operation_subtype == "transfering_products"]
+    assert moved == [(175, "outcome"), (175, "income")], "one pay-out of from, one credit of to"
+    assert ledger_mismatches() == 0
+
+
+def test_merge_survives_a_worker_sigkilled_inside_its_transaction(settings, tokens, pair):
+    """SIGKILL while the merge has moved half of the rows: PostgreSQL rolls all of it back, a new worker merges once."""
+    import psycopg2
+
+    src, dst = pair
+    before = snapshot(src, dst)
+    dispatcher, client, slow, env = _merge_harness(settings)
+    fresh = None
+    holder = psycopg2.connect(settings.database_url)
+    try:
+        with holder.cursor() as cur:  # the merge will wait here, its debit and entitlement moves not committed
+            cur.execute("SELECT 1 FROM student_exam_scores WHERE student_id = %s FOR UPDATE", (src,))
+        token = tokens.master()
+        job_id = submit(client, token, f"/students/transfer-products/from/{src}/to/{dst}")
+        backend = _blocked_backend()
+        assert dbmod.fetch_one("SELECT count(*) FROM salty_bucks_logs WHERE student_id = %s", (dst,))[0] \
+            == len(before["salty_bucks_logs"]) - len(ledger_entries(src)), "nothing is visible before the commit"
+        os.killpg(slow.pid, signal.SIGKILL)
+        slow.wait(10)
+        holder.rollback()  # the orphaned backend finishes its statement, finds its client gone and rolls back
+        deadline = time.time() + 20
+        while dbmod.fetch_one("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,))[0]:
+            assert time.time() < deadline, "the killed worker's backend stayed"
+            time.sleep(0.05)
+        killed = Job.get_by_id(job_id)
+        assert (killed.status, killed.progress_done) == ("running", 0)
+        assert snapshot(src, dst) == before
+
+        fresh = start_worker(env)
+        redispatch_when_stale(dispatcher, job_id)
+        done = wait_for_job(client, job_id, token, timeout=60)
+        assert done["status"] == "succeeded", done
+        assert done["result"]["transferred_salty_bucks"] == 175
+        assert Job.get_by_id(job_id).attempts == 2
+        _assert_merged_once(src, dst)
+    finally:
+        holder.close()
+        stop_worker(slow, kill=True)
+        if fresh is not None:
+            stop_worker(fresh)
+        dispatcher.close()
+
+
+def test_merge_survives_a_worker_sigkilled_after_its_commit(settings, tokens, pair):
+    """SIGKILL after the merge committed but before the job finished: the re-run reports and merges nothing again."""
+    src, dst = pair
+    dispatcher, client, slow, env = _merge_harness(settings, JOB_CHUNK_PAUSE="5")  # sleeps after the commit
+    fresh = None
+    try:
+        token = tokens.master()
+        job_id = submit(client, token, f"/students/transfer-products/from/{src}/to/{dst}")
+        killed = kill_worker_at(slow, job_id, 1)
+        assert (killed.status, killed.progress_done) == ("running", 1)
+        _assert_merged_once(src, dst)
+
+        fresh = start_worker(env)
+        redispatch_when_stale(dispatcher, job_id)
+        done = wait_for_job(client, job_id, token, timeout=60)
+        assert done["status"] == "succeeded", done
+        assert done["result"]["transferred_salty_bucks"] == 175
+        assert done["result"]["moved"]["student_courses"] == 1
+        assert Job.get_by_id(job_id).attempts == 2
+        _assert_merged_once(src, dst)
+    finally:
+        stop_worker(slow, kill=True)
+        if fresh is not None:
+            stop_worker(fresh)
+        dispatcher.close()
