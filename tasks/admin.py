@@ -55,11 +55,10 @@ def prune(ctx: JobContext) -> None:
     after = (ctx.job.state or {}).get("after", pruning.NIL)
     while True:
         with ctx.chunk(0) as record:
-            ids = pruning.prune_batch(current, size, after=after)
-            record.done = record.succeeded = len(ids)
-            after = ids[-1] if ids else after
+            pruned, after = pruning.prune_batch(current, size, after=after)
+            record.done = record.succeeded = pruned
             record.state = {"after": after}
-        if len(ids) < size:
+        if pruned < size:
             return
 
 

@@ -34,11 +34,16 @@ def escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search_expression() -> str:
-    # The same expression as the trigram index (students_search_trgm_idx), so PostgreSQL can use it.
+def _search() -> str:
+    """The search condition over `students s`. PostgreSQL matches the narrow `student_search` table (migration 0004:
+    live students only, trigram-indexed, trigger-kept); SQLite the same lower-cased text on the row."""
     if dbmod.is_postgres():
-        return "lower(s.name || chr(31) || s.email || chr(31) || coalesce(s.username, ''))"
-    return "lower(s.name || char(31) || s.email || char(31) || coalesce(s.username, ''))"
+        return "EXISTS (SELECT 1 FROM student_search x WHERE x.student_id = s.id AND x.doc LIKE %s ESCAPE '\\')"
+    return "lower(s.name || char(31) || s.email || char(31) || coalesce(s.username, '')) LIKE %s ESCAPE '\\'"
+
+
+def _pattern(term: str) -> str:
+    return "%" + escape_like(term.lower()) + "%"
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -49,8 +54,8 @@ def where(f: Filter) -> tuple[str, list[Any]]:
     """The WHERE clause (over `students s`) and its parameters."""
     parts, params = ["s.deleted_at IS NULL"], []
     if f.search:
-        parts.append(_search_expression() + " LIKE %s ESCAPE '\\'")
-        params.append("%" + escape_like(f.search.lower()) + "%")
+        parts.append(_search())
+        params.append(_pattern(f.search))
     course = [(f"sc.{column} = %s", value) for column, value in
               (("product_id", f.course_id), ("type", f.course_type), ("end_date_id", f.end_date_id)) if value]
     if course:
@@ -130,17 +135,20 @@ def page(f: Filter, *, order_by: str, direction: str, page_no: int, take: int, a
 
 
 def count(f: Filter, clause: str, params: list) -> int:
-    """The exact number of matching students: from the trigger-kept counts when only the flags filter (PostgreSQL,
-    migration 0003), else `count(*)` with the same WHERE."""
-    if dbmod.is_postgres() and not (f.search or f.course_id or f.course_type or f.end_date_id
-                                    or f.course_scope is not None):
+    """The exact number of matching students, on PostgreSQL from trigger-kept tables where the filter allows:
+    the counts by flag (migration 0003) when only the flags filter, the narrow search table (migration 0004) when
+    only the search does; else `count(*)` with the same WHERE."""
+    courses = f.course_id or f.course_type or f.end_date_id or f.course_scope is not None
+    flagged = f.is_active is not None or f.is_frozen is not None
+    if dbmod.is_postgres() and f.search and not (courses or flagged):
+        return dbmod.fetch_one("SELECT COUNT(*) FROM student_search WHERE doc LIKE %s ESCAPE '\\'",
+                               [_pattern(f.search)])[0]
+    if dbmod.is_postgres() and not (f.search or courses):
         flags = [(c, getattr(f, c)) for c in ("is_active", "is_frozen") if getattr(f, c) is not None]
         sql = "SELECT COALESCE(SUM(n), 0) FROM student_counts" + (
             " WHERE " + " AND ".join(f"{c} = %s" for c, _ in flags) if flags else "")
         return int(dbmod.fetch_one(sql, [v for _, v in flags])[0])
     return dbmod.fetch_one(f"SELECT COUNT(*) FROM students s WHERE {clause}", params)[0]
-
-
 
 
 def _shape(row: tuple, aggregates: bool, courses: bool) -> dict:

@@ -33,11 +33,12 @@ def _params(rules: Rules, now: dt.datetime) -> dict:
 
 
 def count(rules: Rules, now: dt.datetime | None = None) -> tuple[int, int]:
-    """(students the rules would prune, live students)."""
+    """(students the rules would prune, live students); on PostgreSQL the live count is the trigger-kept one."""
     params = _params(rules, now or utcnow())
     eligible = dbmod.execute(f"SELECT COUNT(*) FROM students s WHERE {_PREDICATE}", params).fetchone()[0]
-    live = dbmod.fetch_one("SELECT COUNT(*) FROM students WHERE deleted_at IS NULL")[0]
-    return eligible, live
+    live = dbmod.fetch_one("SELECT COALESCE(SUM(n), 0) FROM student_counts" if dbmod.is_postgres()
+                           else "SELECT COUNT(*) FROM students WHERE deleted_at IS NULL")[0]
+    return eligible, int(live)
 
 
 def sample(rules: Rules, limit: int = 20, now: dt.datetime | None = None) -> list[str]:
@@ -51,30 +52,42 @@ def over_threshold(eligible: int, live: int, rules: Rules) -> bool:
 
 
 NIL = "00000000-0000-0000-0000-000000000000"
+# What pruning removes besides soft-deleting the row (the ledger is kept).
+REMOVED = ("salty_bucks_daily_log", "student_exam_scores", "student_exams", "student_books", "student_courses")
+
+# PostgreSQL: one statement per batch. It locks only the batch's rows (SKIP LOCKED: a row someone else holds is left
+# for the next run), soft-deletes them, removes their dependent rows and search entries in the same statement, and
+# returns only the count and the last id, not the ids. The search rows go here rather than through one trigger call
+# per row (migration 0004), so the transaction-local `students.search_sync` flag is off around it.
+_BATCH_PG = f"""
+WITH pruned AS (
+    UPDATE students SET deleted_at = %(now)s WHERE id IN (
+        SELECT s.id FROM students s WHERE {_PREDICATE} AND s.id > %(after)s
+        ORDER BY s.id LIMIT %(size)s FOR UPDATE SKIP LOCKED)
+    RETURNING id
+), gone_search AS (DELETE FROM student_search WHERE student_id IN (SELECT id FROM pruned)),
+""" + ",\n".join(f"gone_{t} AS (DELETE FROM {t} WHERE student_id IN (SELECT id FROM pruned))" for t in REMOVED) + """
+SELECT (SELECT COUNT(*) FROM pruned), (SELECT id FROM pruned ORDER BY id DESC LIMIT 1)"""
 
 
-def prune_batch(rules: Rules, size: int, now: dt.datetime | None = None, after: str = NIL) -> list[str]:
+def prune_batch(rules: Rules, size: int, now: dt.datetime | None = None, after: str = NIL) -> tuple[int, str]:
     """Soft-delete up to `size` eligible students with ids above `after` (locking only them) and remove what
-    pruning removes; ids ascend, so the caller walks the table once by passing the last id back."""
+    pruning removes. Returns (how many, the last id pruned, or `after` if none): ids ascend, so the caller walks
+    the table once by passing the last id back."""
     now = now or utcnow()
     params = _params(rules, now) | {"size": size, "now": now, "after": after}
     with db.atomic():
         if dbmod.is_postgres():
-            ids = [str(r[0]) for r in dbmod.execute(
-                f"UPDATE students SET deleted_at = %(now)s WHERE id IN (SELECT s.id FROM students s WHERE {_PREDICATE} "
-                "AND s.id > %(after)s ORDER BY s.id LIMIT %(size)s FOR UPDATE SKIP LOCKED) RETURNING id",
-                params).fetchall()]
-        else:
-            ids = [str(r[0]) for r in dbmod.execute(
-                f"SELECT s.id FROM students s WHERE {_PREDICATE} AND s.id > %(after)s ORDER BY s.id LIMIT %(size)s",
-                params).fetchall()]
-            if ids:
-                dbmod.execute("UPDATE students SET deleted_at = %s WHERE id IN (" + ", ".join(["%s"] * len(ids))
-                              + ")", [now.isoformat(), *ids])
+            dbmod.execute("SELECT set_config('students.search_sync', 'off', true)")
+            pruned, last = dbmod.fetch_one(_BATCH_PG, params)
+            dbmod.execute("SELECT set_config('students.search_sync', 'on', true)")
+            return pruned, str(last) if last else after
+        ids = sorted(str(r[0]) for r in dbmod.execute(
+            f"SELECT s.id FROM students s WHERE {_PREDICATE} AND s.id > %(after)s ORDER BY s.id LIMIT %(size)s",
+            params).fetchall())
         if ids:
-            pg = dbmod.is_postgres()
-            match = "= ANY(%s::uuid[])" if pg else "IN (" + ", ".join(["%s"] * len(ids)) + ")"
-            for table in ("salty_bucks_daily_log", "student_exam_scores", "student_exams", "student_books",
-                          "student_courses"):
-                dbmod.execute(f"DELETE FROM {table} WHERE student_id {match}", [ids] if pg else ids)
-    return sorted(ids)
+            match = "IN (" + ", ".join(["%s"] * len(ids)) + ")"
+            dbmod.execute(f"UPDATE students SET deleted_at = %s WHERE id {match}", [now.isoformat(), *ids])
+            for table in REMOVED:
+                dbmod.execute(f"DELETE FROM {table} WHERE student_id {match}", ids)
+        return len(ids), ids[-1] if ids else after

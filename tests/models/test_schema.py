@@ -40,7 +40,9 @@ def test_uniqueness_among_live_students_is_enforced_by_the_database(conn, column
 
 def test_search_uses_a_trigram_index(conn):
     names = {r[0] for r in db.fetch_all("SELECT indexname FROM pg_indexes WHERE tablename = 'students'")}
-    assert "students_search_trgm_idx" in names
+    assert "students_search_trgm_idx" not in names  # moved to the narrow table (migration 0004)
+    assert "student_search_doc_trgm_idx" in {r[0] for r in db.fetch_all(
+        "SELECT indexname FROM pg_indexes WHERE tablename = %s", ("student_search",))}
     assert db.fetch_one("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'") is not None
 
 
@@ -56,4 +58,5 @@ def test_sqlite_schema_builds_twice(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=schema.MIGRATIONS.parents[1])
-    assert out.stdout.strip() == "['0001_initial', '0002_ledger_insert_only', '0003_student_counts'] []"
+    assert out.stdout.strip() == str([m.stem for m in sorted(schema.MIGRATIONS.glob("0*.py"))]) + " []"
+    assert "0004_student_search" in out.stdout

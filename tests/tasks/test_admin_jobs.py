@@ -247,6 +247,52 @@ def test_prune_threshold(settings, conn, quiet):
     assert [str(s.id) for s in Student.select().where(Student.deleted_at.is_null(False))] == [sids[0]]
 
 
+def test_prune_walks_the_table_in_batches_and_records_each(settings, conn, quiet, monkeypatch):
+    monkeypatch.setattr(admin, "PRUNE_BATCH", 2)
+    sids = sorted(student(logged_at=utcnow() - 100 * DAY) for _ in range(5))
+    bystanders = [student() for _ in range(3)]
+    job_id = submit_system_job(STUDENTS_PRUNE, {}, f"prune:test:{uuid.uuid4().hex}")
+    chunks = []
+    real = jobs.record_chunk
+    monkeypatch.setattr(jobs, "record_chunk", lambda job, **kw: chunks.append(kw["done"]) or real(job, **kw))
+    runner.execute(job_id, settings.with_(prune_max_fraction=1.0, job_chunk_size=1))
+    job = Job.get_by_id(job_id)
+    assert job.status == "succeeded", job.error
+    assert chunks == [2, 2, 1], "batches of PRUNE_BATCH, each committed with its progress"
+    assert (job.progress_done, job.progress_total, job.state) == (5, 5, {"after": sids[-1]})
+    assert {str(s.id) for s in Student.select().where(Student.deleted_at.is_null(False))} == set(sids)
+    assert Student.select().where(Student.id.in_(bystanders), Student.deleted_at.is_null()).count() == 3
+
+
+def test_prune_skips_a_row_someone_else_holds_instead_of_waiting(settings, conn, quiet):
+    import threading
+
+    import psycopg2
+
+    sids = sorted(student(logged_at=utcnow() - 100 * DAY) for _ in range(3))
+    holder = psycopg2.connect(settings.database_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT 1 FROM students WHERE id = %s FOR UPDATE", (sids[1],))
+        done: list[Job] = []
+
+        def in_thread() -> None:
+            with dbmod.connection():
+                done.append(prune(settings))
+
+        run = threading.Thread(target=in_thread, daemon=True)
+        run.start()
+        run.join(20)
+        assert done, "the prune waited for a locked row"
+        assert done[0].status == "succeeded" and done[0].progress_done == 2
+    finally:
+        holder.rollback()
+        holder.close()
+    deleted = {str(s.id) for s in Student.select().where(Student.deleted_at.is_null(False))}
+    assert deleted == {sids[0], sids[2]}  # the held one is left for the next run
+    assert prune(settings).progress_done == 1
+
+
 def test_cli_prune_dry_run_prints_and_changes_nothing(conn):
     sids = [student(logged_at=utcnow() - 100 * DAY) for _ in range(2)] + [student()]
     out = subprocess.run([sys.executable, "-m", "tasks.cli", "prune", "--dry-run"], cwd=ROOT,
