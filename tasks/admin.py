@@ -46,20 +46,19 @@ def export_csv(ctx: JobContext) -> dict:
 def prune(ctx: JobContext) -> None:
     """Soft-delete eligible inactive students in batches, unless that would be more than PRUNE_MAX_FRACTION."""
     current = rules(ctx.settings)
-    eligible, live = pruning.count(current)
-    if pruning.over_threshold(eligible, live, current):
-        raise PruneThresholdExceeded(f"{eligible} of {live} students are eligible, over the "
+    after = (ctx.job.state or {}).get("after")
+    ids = pruning.eligible_ids(current, after=after)  # ascending; a re-run resumes after the last batch done
+    live = pruning.live_count()
+    if pruning.over_threshold(len(ids), live, current):
+        raise PruneThresholdExceeded(f"{len(ids)} of {live} students are eligible, over the "
                                      f"{current.max_fraction:.0%} threshold; nothing was pruned.")
-    jobs.set_total(ctx.job, ctx.job.progress_done + eligible)
+    jobs.set_total(ctx.job, ctx.job.progress_done + len(ids))
     size = max(ctx.settings.job_chunk_size, PRUNE_BATCH)
-    after = (ctx.job.state or {}).get("after", pruning.NIL)
-    while True:
+    for start in range(0, len(ids), size):
+        batch = ids[start:start + size]
         with ctx.chunk(0) as record:
-            pruned, after = pruning.prune_batch(current, size, after=after)
-            record.done = record.succeeded = pruned
-            record.state = {"after": after}
-        if pruned < size:
-            return
+            record.done = record.succeeded = pruning.prune_batch(current, batch)
+            record.state = {"after": batch[-1]}
 
 
 @celery_app.task(name="students.schedule_prune", ignore_result=True)

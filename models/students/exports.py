@@ -37,12 +37,20 @@ def check_columns(columns: list[str] | None) -> tuple[str, ...]:
     return tuple(columns)
 
 
+# The dangerous first characters as SQL literals, for `left(cell, 1) IN (...)` (cheaper than a regular expression).
+_DANGEROUS_SQL = ", ".join({"\t": "E'\\t'", "\r": "E'\\r'"}.get(c, f"'{c}'") for c in DANGEROUS)
+
+
 def _pg_expression(column: str) -> str:
+    """The cell's SQL. Times are ISO 8601 UTC with six fractional digits, as the API writes them, built from the
+    ISO text form (the export sets DateStyle ISO): `to_char` took twice as long over a million rows."""
     if column in TEXT_COLUMNS:
-        return (f"CASE WHEN s.{column} ~ '^[=+\\-@\\t\\r]' THEN '''' || s.{column} ELSE s.{column} END "
+        return (f"CASE WHEN left(s.{column}, 1) IN ({_DANGEROUS_SQL}) THEN '''' || s.{column} ELSE s.{column} END "
                 f"AS {column}")
     if column in TIME_COLUMNS:
-        return f"to_char(s.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS {column}"
+        utc = f"(s.{column} AT TIME ZONE 'UTC')::text"
+        return (f"replace(CASE WHEN length({utc}) = 19 THEN {utc} || '.000000' ELSE rpad({utc}, 26, '0') END, "
+                f"' ', 'T') || 'Z' AS {column}")
     return f"s.{column}"
 
 
@@ -59,8 +67,10 @@ def export(f: Filter, columns: tuple[str, ...], path: Path, *, bom: bool) -> int
             cursor = db.connection().cursor()
             query = cursor.mogrify(f"SELECT {select} FROM students s WHERE {clause} ORDER BY s.created_at, s.id",
                                    params).decode()
-            cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH CSV HEADER", out)
-            rows = cursor.rowcount
+            with db.atomic():
+                cursor.execute("SELECT set_config('datestyle', 'ISO, YMD', true)")
+                cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH CSV HEADER", out)
+                rows = cursor.rowcount
         else:
             rows = _write_portable(out, f, columns, clause, params)
     os.replace(partial, path)

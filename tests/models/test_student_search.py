@@ -55,13 +55,16 @@ def test_pruning_removes_the_search_rows_of_its_batch_only(conn):
     gone = [str(make_student(name=f"Old {i}")["id"]) for i in range(5)]
     kept = [str(make_student(name=f"New {i}")["id"]) for i in range(3)]
     Student.update(logged_at=old).where(Student.id.in_(gone)).execute()
-    pruned, last = pruning.prune_batch(pruning.Rules(max_fraction=1), size=3)
-    assert (pruned, last) == (3, sorted(gone)[2])
+    rules = pruning.Rules(max_fraction=1)
+    ids = pruning.eligible_ids(rules)
+    assert ids == sorted(gone)
+    assert pruning.prune_batch(rules, ids[:3]) == 3
     assert _kept() == _actual() and len(_kept()) == 5
     # The flag that skips the per-row trigger is transaction-local and back on: a later soft delete still syncs.
     students.soft_delete_returning([kept[0]])
     assert _kept() == _actual() and kept[0] not in _kept()
-    assert pruning.prune_batch(pruning.Rules(max_fraction=1), size=3, after=last) == (2, sorted(gone)[4])
+    assert pruning.eligible_ids(rules, after=ids[2]) == ids[3:]
+    assert pruning.prune_batch(rules, ids[3:] + kept[1:2]) == 2, "a batch re-checks the rules on each row"
     assert _kept() == _actual() and set(_kept()) == set(kept[1:])
 
 

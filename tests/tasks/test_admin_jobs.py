@@ -98,6 +98,26 @@ def test_export_writes_every_live_student_safely(client, tokens, conn, worker):
     assert by_id[safe]["logged_at"] == ""
 
 
+@pytest.mark.parametrize("stored, written", [
+    (dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "2026-01-02T03:04:05.000000Z"),
+    (dt.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=dt.UTC), "2026-01-02T03:04:05.120000Z"),
+    (dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC), "1999-12-31T23:59:59.999999Z"),
+    (dt.datetime(2026, 7, 1, 2, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))), "2026-06-30T21:00:00.000001Z"),
+])
+def test_export_writes_times_as_the_api_does(conn, tmp_path, stored, written):
+    from models.students import exports
+    from models.students.listing import Filter
+
+    sid = student(logged_at=stored, created_at=stored)
+    dbmod.execute("SET TimeZone = 'America/New_York'")  # the session's zone must not leak into the file
+    try:
+        exports.export(Filter(), ("id", "created_at", "logged_at"), tmp_path / "t.csv", bom=False)
+    finally:
+        dbmod.execute("RESET TimeZone")
+    assert parse((tmp_path / "t.csv").read_bytes())[1:] == [[sid, written, written]]
+    assert dt.datetime.fromisoformat(written) == stored
+
+
 def test_export_columns_bom_and_filters(client, tokens, conn, worker):
     zoe = student(name="Zoë Müller", email="zoe@example.com")
     idle = student(name="Idle Person", is_active=False)
