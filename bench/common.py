@@ -46,6 +46,13 @@ def fresh_database() -> None:
     schema.migrate()
 
 
+def settle() -> None:
+    """Flush dirty pages (CHECKPOINT) so that a measurement does not share the disk with the last one's writes."""
+    from core import db
+
+    db.execute("CHECKPOINT")
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()

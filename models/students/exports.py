@@ -1,7 +1,8 @@
 """CSV export of students: on PostgreSQL one `COPY (SELECT ...) TO STDOUT WITH CSV HEADER` streamed to a file.
 
 Every text cell that starts with =, +, -, @, tab or carriage return gets a leading ' (OWASP CSV injection); on
-PostgreSQL that happens inside the SELECT, so the rows never pass through Python.
+PostgreSQL that happens inside the SELECT, so the rows never pass through Python. Rows come in no particular order
+(on PostgreSQL the table's: sorting a million rows made the export half as long again).
 """
 from __future__ import annotations
 
@@ -37,20 +38,24 @@ def check_columns(columns: list[str] | None) -> tuple[str, ...]:
     return tuple(columns)
 
 
-# The dangerous first characters as SQL literals, for `left(cell, 1) IN (...)` (cheaper than a regular expression).
-_DANGEROUS_SQL = ", ".join({"\t": "E'\\t'", "\r": "E'\\r'"}.get(c, f"'{c}'") for c in DANGEROUS)
+# The dangerous first characters as code points, for `ascii(cell) IN (...)`: an integer test, where a regular
+# expression or `left(cell, 1)` cost about a second per million rows.
+_DANGEROUS_CODES = ", ".join(str(ord(c)) for c in DANGEROUS)
+
+# Settings of the export's transaction: times print as ISO text in UTC, and the full scan may use parallel workers
+# (the cell expressions are computed in them; left alone, the planner keeps a COPY on one process).
+_EXPORT_SETTINGS = {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "parallel_setup_cost": "0",
+                    "parallel_tuple_cost": "0"}
 
 
 def _pg_expression(column: str) -> str:
-    """The cell's SQL. Times are ISO 8601 UTC with six fractional digits, as the API writes them, built from the
-    ISO text form (the export sets DateStyle ISO): `to_char` took twice as long over a million rows."""
+    """The cell's SQL. Times are RFC 3339 in UTC, "2026-12-04T18:21:31.4365+00:00" (SPEC §2), made from the ISO text
+    form in one pass: `to_char` took twice as long over a million rows."""
     if column in TEXT_COLUMNS:
-        return (f"CASE WHEN left(s.{column}, 1) IN ({_DANGEROUS_SQL}) THEN '''' || s.{column} ELSE s.{column} END "
+        return (f"CASE WHEN ascii(s.{column}) IN ({_DANGEROUS_CODES}) THEN '''' || s.{column} ELSE s.{column} END "
                 f"AS {column}")
     if column in TIME_COLUMNS:
-        utc = f"(s.{column} AT TIME ZONE 'UTC')::text"
-        return (f"replace(CASE WHEN length({utc}) = 19 THEN {utc} || '.000000' ELSE rpad({utc}, 26, '0') END, "
-                f"' ', 'T') || 'Z' AS {column}")
+        return f"replace(s.{column}::text, ' ', 'T') || ':00' AS {column}"
     return f"s.{column}"
 
 
@@ -65,10 +70,10 @@ def export(f: Filter, columns: tuple[str, ...], path: Path, *, bom: bool) -> int
         if dbmod.is_postgres():
             select = ", ".join(_pg_expression(c) for c in columns)
             cursor = db.connection().cursor()
-            query = cursor.mogrify(f"SELECT {select} FROM students s WHERE {clause} ORDER BY s.created_at, s.id",
-                                   params).decode()
+            query = cursor.mogrify(f"SELECT {select} FROM students s WHERE {clause}", params).decode()
             with db.atomic():
-                cursor.execute("SELECT set_config('datestyle', 'ISO, YMD', true)")
+                for name, value in _EXPORT_SETTINGS.items():
+                    cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
                 cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH CSV HEADER", out)
                 rows = cursor.rowcount
         else:
@@ -83,7 +88,7 @@ def _cell(column: str, value) -> object:
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(dt.UTC).isoformat()
     if column in TEXT_COLUMNS and str(value).startswith(DANGEROUS):
         return "'" + str(value)
     return value

@@ -99,12 +99,13 @@ def test_export_writes_every_live_student_safely(client, tokens, conn, worker):
 
 
 @pytest.mark.parametrize("stored, written", [
-    (dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "2026-01-02T03:04:05.000000Z"),
-    (dt.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=dt.UTC), "2026-01-02T03:04:05.120000Z"),
-    (dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC), "1999-12-31T23:59:59.999999Z"),
-    (dt.datetime(2026, 7, 1, 2, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))), "2026-06-30T21:00:00.000001Z"),
+    (dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "2026-01-02T03:04:05+00:00"),
+    (dt.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=dt.UTC), "2026-01-02T03:04:05.12+00:00"),
+    (dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC), "1999-12-31T23:59:59.999999+00:00"),
+    (dt.datetime(2026, 7, 1, 2, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+     "2026-06-30T21:00:00.000001+00:00"),
 ])
-def test_export_writes_times_as_the_api_does(conn, tmp_path, stored, written):
+def test_export_writes_times_as_rfc3339_in_utc(conn, tmp_path, stored, written):
     from models.students import exports
     from models.students.listing import Filter
 
