@@ -1,9 +1,9 @@
 """Middleware: request id, per-request database connection, body cap, request metrics."""
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import falcon
 
@@ -26,7 +26,7 @@ class RequestContext:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         sent = req.get_header("X-Request-Id")
-        rid = sent if sent and _REQUEST_ID.match(sent) else uuid.uuid4().hex
+        rid = sent if sent and _REQUEST_ID.match(sent) else os.urandom(16).hex()
         req.context.request_id = rid
         req.context.started = time.perf_counter()
         req.context.auth = self.auth
