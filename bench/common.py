@@ -43,6 +43,8 @@ def fresh_database() -> None:
 
     if db.db.obj is None:
         db.init(config.get().database_url, pool_size=4)
+    else:  # the dropped database's pooled connections are dead: forget them
+        db.db.obj.close_all()
     schema.migrate()
 
 
