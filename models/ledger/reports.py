@@ -102,6 +102,9 @@ def _balance_on(snapshots: dict, day: dt.date) -> int:
     return snap.balance if snap is not None else 0
 
 
+# The id range is repeated on each earlier snapshot so that a chunk reads only its own students' rows there: without
+# it every chunk of 50,000 hashed the whole million-row snapshot of each earlier day (the job took 2.2x the single
+# statement; with it, about the same).
 _SNAPSHOT = """
 INSERT INTO salty_bucks_daily_log (student_id, created_at, balance, balance_diff_1, balance_diff_7, balance_diff_30)
 SELECT s.id, %(day)s, s.salty_bucks_balance,
@@ -110,8 +113,11 @@ SELECT s.id, %(day)s, s.salty_bucks_balance,
        s.salty_bucks_balance - COALESCE(d30.balance, 0)
 FROM students s
 LEFT JOIN salty_bucks_daily_log d1 ON d1.student_id = s.id AND d1.created_at = %(day1)s
+    AND d1.student_id > %(after)s AND d1.student_id <= %(upto)s
 LEFT JOIN salty_bucks_daily_log d7 ON d7.student_id = s.id AND d7.created_at = %(day7)s
+    AND d7.student_id > %(after)s AND d7.student_id <= %(upto)s
 LEFT JOIN salty_bucks_daily_log d30 ON d30.student_id = s.id AND d30.created_at = %(day30)s
+    AND d30.student_id > %(after)s AND d30.student_id <= %(upto)s
 WHERE s.deleted_at IS NULL AND s.id > %(after)s AND s.id <= %(upto)s
 ON CONFLICT (student_id, created_at) DO UPDATE SET
     balance = EXCLUDED.balance, balance_diff_1 = EXCLUDED.balance_diff_1,
