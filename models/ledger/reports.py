@@ -103,8 +103,8 @@ def _balance_on(snapshots: dict, day: dt.date) -> int:
 
 
 # The id range is repeated on each earlier snapshot so that a chunk reads only its own students' rows there: without
-# it every chunk of 50,000 hashed the whole million-row snapshot of each earlier day (the job took 2.2x the single
-# statement; with it, about the same).
+# it every chunk of 50,000 hashed the whole million-row snapshot of each earlier day (a million students: 49.6 s
+# before, 26.2 s after, against 22.8-34.5 s for the single statement over all of them).
 _SNAPSHOT = """
 INSERT INTO salty_bucks_daily_log (student_id, created_at, balance, balance_diff_1, balance_diff_7, balance_diff_30)
 SELECT s.id, %(day)s, s.salty_bucks_balance,
