@@ -30,7 +30,7 @@ test: venv services
 lint: venv
 	$(BIN)/ruff check .
 
-## make bench: every benchmark (about 17 minutes); needs wrk for the load benchmark (installed if missing).
+## make bench: every benchmark, each in its own process (about 16 minutes); needs wrk for the load benchmark (installed if missing).
 bench: venv services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
