@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+
+from tests.conftest import stop_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,12 +52,7 @@ def embedded(tmp_path):
     try:
         yield port, tmp_path / "dev.log", proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_worker(proc)  # SIGTERM to the whole process group, SIGKILL after 20 s
 
 
 def test_make_run_serves_its_curl_example_and_runs_jobs(embedded):
